@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `harness` command: TypeScript sources run through tsx, so there is no build step.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('./cli.ts');
+process.exitCode = await main(process.argv);

@@ -1,0 +1,89 @@
+// The CLI: parses arguments and calls the library. No logic of its own beyond choosing
+// what to print and which exit code to return.
+import { Command, CommanderError, Option } from 'commander';
+import { availableParallelism } from 'node:os';
+import { EXIT_BAD_INPUT, EXIT_OK, HarnessError } from './errors.ts';
+import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
+
+function parseArches(values: string[] | undefined): Isa[] {
+  if (!values?.length) return [...ISAS];
+  return values.flatMap((value) => value.split(',')).filter(Boolean).map(isaByName);
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new HarnessError(`--jobs: '${value}' is not a positive whole number`);
+  return n;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const archOption = () =>
+  new Option('-a, --arch <isa>', `ISA to cover; repeat or comma-separate (default: all). Known: ${ISA_NAMES.join(', ')}`).argParser(collect);
+
+/** Builds the program; each action reports its exit code through `setExit`. */
+export function buildProgram(setExit: (code: number) => void): Command {
+  const act = <A extends unknown[]>(run: (...args: A) => Promise<number>) => async (...args: A) => setExit(await run(...args));
+  const program = new Command('harness')
+    .description('Boot Alpine-style musl + BusyBox images for every ISA under qemu-user and binfmt_misc, run suites, write JUnit.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('doctor')
+    .description('Check the host (kernel, binfmt_misc, QEMU per ISA, handlers, cross compilers, sources) and print what is missing with the command that fixes it.')
+    .addOption(archOption())
+    .action(act(async (opts: { arch?: string[] }) => {
+      const { runDoctor, formatDoctorReport, doctorExitCode } = await import('./host/doctor.ts');
+      const report = await runDoctor({ arches: parseArches(opts.arch) });
+      process.stdout.write(formatDoctorReport(report) + '\n');
+      return doctorExitCode(report);
+    }));
+
+  program
+    .command('setup')
+    .description('As root on Debian/Ubuntu: install what is missing (apt), mount binfmt_misc, register QEMU handlers, fetch the sources. Elsewhere: say what to do.')
+    .addOption(archOption())
+    .option('-n, --dry-run', 'print what would be done, change nothing')
+    .action(act(async (opts: { arch?: string[]; dryRun?: boolean }) => {
+      const { runSetup } = await import('./host/setup.ts');
+      await runSetup({ arches: parseArches(opts.arch), dryRun: opts.dryRun, log: (line: string) => console.log(line) });
+      return EXIT_OK;
+    }));
+
+  program
+    .command('build-images')
+    .description('Build the Alpine-style rootfs images (musl + static BusyBox) from pinned sources, one per ISA, plus a multi-arch OCI layout; cached by their inputs.')
+    .addOption(archOption())
+    .option('-j, --jobs <n>', 'ISAs built at once (default: the number of cores)', parsePositiveInt)
+    .option('--sources <dir>', 'directory holding busybox_1.35.0.orig.tar.bz2 and musl_1.2.3.orig.tar.gz (default: fetched with apt-get source into the cache)')
+    .action(act(async (opts: { arch?: string[]; jobs?: number; sources?: string }) => {
+      const { buildImagesCommand } = await import('./commands/build-images.ts');
+      return buildImagesCommand({ arches: parseArches(opts.arch), jobs: opts.jobs ?? availableParallelism(), sourcesDir: opts.sources });
+    }));
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code (0 all good, 1 tests failed, 2 bad usage, input or host). */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram((code) => (exitCode = code));
+  for (const command of program.commands) command.exitOverride().showHelpAfterError('(run with --help for usage)');
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return EXIT_BAD_INPUT;
+    }
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT_OK : EXIT_BAD_INPUT;
+    }
+    if (error instanceof HarnessError) {
+      process.stderr.write(`harness: ${error.message}\n`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,238 @@
+// The one table of ISA facts. Everything else (builds, binfmt, ELF checks, sandbox,
+// matrices) reads it; a new ISA is a new row here and nowhere else.
+
+import { HarnessError } from './errors.ts';
+
+export type Endianness = 'little' | 'big';
+
+export interface Isa {
+  /** Alpine's name, the harness's canonical one. */
+  name: string;
+  /** Other names users type: Docker arch, Debian arch, QEMU target, uname. */
+  aliases: string[];
+  /** OCI/Docker platform. */
+  platform: { os: 'linux'; architecture: string; variant?: string };
+  debianArch: string;
+  /** QEMU user-mode target: the emulator is qemu-<target>-static. */
+  qemuTarget: string;
+  gccTriplet: string;
+  /** Debian package that provides `${gccTriplet}-gcc`. */
+  gccPackage: string;
+  /** musl's name for the arch, as in /lib/ld-musl-<muslArch>.so.1. */
+  muslArch: string;
+  /** Extra flags for musl and for everything compiled against it. */
+  cflags: string[];
+  elf: { machine: number; machineName: string; class: 32 | 64; endianness: Endianness };
+  /** binfmt_misc magic and mask (from Debian's qemu-user-static definitions). */
+  binfmt: { magic: string; mask: string };
+  /** Linux personality its own machines run with: 'linux32' means PER_LINUX32. */
+  personality: 'linux' | 'linux32';
+  /** QEMU_CPU, where the emulator's default CPU is not the ISA's baseline. */
+  qemuCpu?: string;
+  /** What `uname -m` prints inside the image. */
+  unameMachine: string;
+  /** Host machines (uname -m) that run this ISA's binaries without an emulator. */
+  nativeOn: string[];
+  /** Emulation is slower; per-case timeouts are multiplied by this. */
+  timeoutMultiplier: number;
+}
+
+const ELF_HEADER_64_LE = '\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00';
+const ELF_MASK_LE = '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff';
+
+export const ISAS: readonly Isa[] = [
+  {
+    name: 'x86_64',
+    aliases: ['amd64', 'x86-64', 'x64'],
+    platform: { os: 'linux', architecture: 'amd64' },
+    debianArch: 'amd64',
+    qemuTarget: 'x86_64',
+    gccTriplet: 'x86_64-linux-gnu',
+    gccPackage: 'gcc-x86-64-linux-gnu',
+    muslArch: 'x86_64',
+    cflags: [],
+    elf: { machine: 62, machineName: 'x86-64', class: 64, endianness: 'little' },
+    binfmt: { magic: `${ELF_HEADER_64_LE}\\x3e\\x00`, mask: `${ELF_MASK_LE}\\xff\\xff` },
+    personality: 'linux',
+    unameMachine: 'x86_64',
+    nativeOn: ['x86_64'],
+    timeoutMultiplier: 1,
+  },
+  {
+    name: 'x86',
+    aliases: ['i386', 'i686', '386', 'i486'],
+    platform: { os: 'linux', architecture: '386' },
+    debianArch: 'i386',
+    qemuTarget: 'i386',
+    gccTriplet: 'i686-linux-gnu',
+    gccPackage: 'gcc-i686-linux-gnu',
+    muslArch: 'i386',
+    cflags: [],
+    elf: { machine: 3, machineName: 'Intel 80386', class: 32, endianness: 'little' },
+    binfmt: {
+      magic: '\\x7f\\x45\\x4c\\x46\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x03\\x00',
+      mask: '\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff',
+    },
+    personality: 'linux32',
+    unameMachine: 'i686',
+    nativeOn: ['x86_64', 'i686'],
+    timeoutMultiplier: 1,
+  },
+  {
+    name: 'aarch64',
+    aliases: ['arm64', 'arm64v8', 'armv8'],
+    platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    debianArch: 'arm64',
+    qemuTarget: 'aarch64',
+    gccTriplet: 'aarch64-linux-gnu',
+    gccPackage: 'gcc-aarch64-linux-gnu',
+    muslArch: 'aarch64',
+    cflags: [],
+    elf: { machine: 183, machineName: 'AArch64', class: 64, endianness: 'little' },
+    binfmt: { magic: `${ELF_HEADER_64_LE}\\xb7\\x00`, mask: `${ELF_MASK_LE}\\xff\\xff` },
+    personality: 'linux',
+    unameMachine: 'aarch64',
+    nativeOn: ['aarch64'],
+    timeoutMultiplier: 3,
+  },
+  {
+    name: 'armv7',
+    aliases: ['armhf', 'arm32v7', 'arm', 'armv7l'],
+    platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
+    debianArch: 'armhf',
+    qemuTarget: 'arm',
+    gccTriplet: 'arm-linux-gnueabihf',
+    gccPackage: 'gcc-arm-linux-gnueabihf',
+    muslArch: 'armhf',
+    cflags: [],
+    elf: { machine: 40, machineName: 'ARM', class: 32, endianness: 'little' },
+    binfmt: {
+      magic: '\\x7f\\x45\\x4c\\x46\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x28\\x00',
+      mask: '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff',
+    },
+    personality: 'linux32',
+    // Debian's armhf compiler targets ARMv7-A with VFPv3-D16 and Thumb-2: a Cortex-A7 is
+    // the smallest CPU that runs it, as an armv7 Alpine box would.
+    qemuCpu: 'cortex-a7',
+    unameMachine: 'armv7l',
+    nativeOn: [],
+    timeoutMultiplier: 3,
+  },
+  {
+    name: 'ppc64le',
+    aliases: ['ppc64el', 'powerpc64le'],
+    platform: { os: 'linux', architecture: 'ppc64le' },
+    debianArch: 'ppc64el',
+    qemuTarget: 'ppc64le',
+    gccTriplet: 'powerpc64le-linux-gnu',
+    gccPackage: 'gcc-powerpc64le-linux-gnu',
+    muslArch: 'powerpc64le',
+    // musl supports only a 64-bit long double on powerpc64; Debian's GCC defaults to IBM 128-bit.
+    cflags: ['-mlong-double-64'],
+    elf: { machine: 21, machineName: 'PowerPC64', class: 64, endianness: 'little' },
+    binfmt: {
+      magic: `${ELF_HEADER_64_LE}\\x15\\x00`,
+      mask: '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfc\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\x00',
+    },
+    personality: 'linux',
+    unameMachine: 'ppc64le',
+    nativeOn: ['ppc64le'],
+    timeoutMultiplier: 4,
+  },
+  {
+    name: 's390x',
+    aliases: ['s390', 'ibmz'],
+    platform: { os: 'linux', architecture: 's390x' },
+    debianArch: 's390x',
+    qemuTarget: 's390x',
+    gccTriplet: 's390x-linux-gnu',
+    gccPackage: 'gcc-s390x-linux-gnu',
+    muslArch: 's390x',
+    cflags: [],
+    elf: { machine: 22, machineName: 'IBM S/390', class: 64, endianness: 'big' },
+    binfmt: {
+      magic: '\\x7f\\x45\\x4c\\x46\\x02\\x02\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x16',
+      mask: '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfc\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff',
+    },
+    personality: 'linux',
+    unameMachine: 's390x',
+    nativeOn: ['s390x'],
+    timeoutMultiplier: 5,
+  },
+  {
+    name: 'riscv64',
+    aliases: ['riscv', 'rv64'],
+    platform: { os: 'linux', architecture: 'riscv64' },
+    debianArch: 'riscv64',
+    qemuTarget: 'riscv64',
+    gccTriplet: 'riscv64-linux-gnu',
+    gccPackage: 'gcc-riscv64-linux-gnu',
+    muslArch: 'riscv64',
+    cflags: [],
+    elf: { machine: 243, machineName: 'RISC-V', class: 64, endianness: 'little' },
+    binfmt: { magic: `${ELF_HEADER_64_LE}\\xf3\\x00`, mask: `${ELF_MASK_LE}\\xff\\xff` },
+    personality: 'linux',
+    unameMachine: 'riscv64',
+    nativeOn: ['riscv64'],
+    timeoutMultiplier: 5,
+  },
+  {
+    name: 'mips64el',
+    aliases: ['mips64le', 'mipsel64'],
+    platform: { os: 'linux', architecture: 'mips64le' },
+    debianArch: 'mips64el',
+    qemuTarget: 'mips64el',
+    gccTriplet: 'mips64el-linux-gnuabi64',
+    gccPackage: 'gcc-mips64el-linux-gnuabi64',
+    muslArch: 'mips64el',
+    cflags: [],
+    elf: { machine: 8, machineName: 'MIPS R3000', class: 64, endianness: 'little' },
+    binfmt: {
+      magic: `${ELF_HEADER_64_LE}\\x08\\x00`,
+      mask: '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xfe\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff',
+    },
+    personality: 'linux',
+    // The kernel reports the family, not the byte order.
+    unameMachine: 'mips64',
+    nativeOn: ['mips64'],
+    timeoutMultiplier: 5,
+  },
+];
+
+export const ISA_NAMES: readonly string[] = ISAS.map((isa) => isa.name);
+
+export function platformString(isa: Isa): string {
+  const { os, architecture, variant } = isa.platform;
+  return variant ? `${os}/${architecture}/${variant}` : `${os}/${architecture}`;
+}
+
+/** Finds an ISA by any of its names (Alpine, alias, Docker platform, Debian arch, QEMU target, triplet). */
+export function findIsa(name: string): Isa | undefined {
+  const wanted = name.trim().toLowerCase();
+  return ISAS.find((isa) =>
+    [isa.name, ...isa.aliases, platformString(isa), isa.debianArch, isa.qemuTarget, isa.gccTriplet]
+      .some((known) => known.toLowerCase() === wanted),
+  );
+}
+
+export class UnknownIsaError extends HarnessError {
+  constructor(readonly requested: string) {
+    super(`unknown ISA '${requested}'; known: ${ISA_NAMES.join(', ')}`);
+    this.name = 'UnknownIsaError';
+  }
+}
+
+export function isaByName(name: string): Isa {
+  const isa = findIsa(name);
+  if (!isa) throw new UnknownIsaError(name);
+  return isa;
+}
+
+/** True when the host runs this ISA's binaries itself, so no QEMU handler is needed. */
+export function runsNatively(isa: Isa, hostMachine: string): boolean {
+  return isa.nativeOn.includes(hostMachine);
+}
+
+export function qemuBinary(isa: Isa): string {
+  return `qemu-${isa.qemuTarget}-static`;
+}

@@ -1,0 +1,48 @@
+// One typed record per case: the input of every reporter and of later tools (merge, diff,
+// bisect). results.json is this, serialised.
+
+export type Verdict = 'passed' | 'failed' | 'skipped' | 'known-failure' | 'error';
+
+export interface Attempt {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  durationMs: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CaseResult {
+  suite: string;
+  case: string;
+  isa: string;
+  image: string;
+  imageDigest: string;
+  verdict: Verdict;
+  /** Expected vs got, for failures; the skip reason for skips; the known-failure reason. */
+  message?: string;
+  /** True when a retry was needed to pass. */
+  flaky: boolean;
+  attempts: Attempt[];
+  startedAt: string;
+  durationMs: number;
+}
+
+export interface RunProperties {
+  harnessVersion: string;
+  kernel: string;
+  hostMachine: string;
+  startedAt: string;
+  finishedAt: string;
+  matrix: string;
+  /** Per ISA: QEMU version and binfmt flags (or 'native'). */
+  isas: Record<string, { qemuVersion: string; binfmtFlags: string; interpreter: string }>;
+  /** Per image reference: its digest. */
+  images: Record<string, { digest: string; isa: string }>;
+}
+
+export interface RunResults {
+  schemaVersion: 1;
+  properties: RunProperties;
+  results: CaseResult[];
+}

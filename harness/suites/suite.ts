@@ -1,0 +1,40 @@
+// A suite turns an image and an ISA into cases. Suites never spawn processes: what they
+// need to know about the image (its applets, its toolchain) arrives in the context.
+import type { TestCase } from '../case.ts';
+import type { Isa } from '../isa.ts';
+
+export interface ImageFacts {
+  /** The reference as the matrix wrote it (e.g. 'built', a tarball path). */
+  ref: string;
+  /** sha256:<hex> of the image's rootfs archive, or of the directory's content. */
+  digest: string;
+  /** Extracted rootfs on the host: the read-only lower layer of every sandbox. */
+  rootfs: string;
+  /** What `busybox --list` printed inside the image (empty when there is no BusyBox). */
+  applets: string[];
+  /** The image's default command (OCI config Cmd/Entrypoint; /bin/sh for ours). */
+  defaultCmd: string[];
+  /** Compressed size of the image's rootfs archive in bytes, when it came as one. */
+  compressedBytes?: number;
+}
+
+export interface Toolchain {
+  /** musl-gcc-style wrapper that compiles static programs for the ISA. */
+  cc: string;
+  cflags: string[];
+}
+
+export interface SuiteContext {
+  isa: Isa;
+  image: ImageFacts;
+  /** The ISA's musl toolchain, where the suite compiles programs (musl suite). */
+  toolchain?: Toolchain;
+  /** The suite's own settings from the matrix (e.g. static: { path: 'bin/{arch}' }). */
+  settings: Record<string, unknown>;
+}
+
+export interface Suite {
+  name: string;
+  description: string;
+  cases(ctx: SuiteContext): Promise<TestCase[]>;
+}

@@ -1,0 +1,36 @@
+// Judges one attempt of a case against what the case expects. Pure.
+import { createTwoFilesPatch } from 'diff';
+import type { TestCase } from './case.ts';
+import type { Attempt } from './results.ts';
+
+export interface Judgement {
+  passed: boolean;
+  /** Expected vs got, when it failed. */
+  message?: string;
+}
+
+/** A unified diff of two outputs, headed by the names of what is compared. */
+export function outputDiff(expectedName: string, expected: string, gotName: string, got: string): string {
+  return createTwoFilesPatch(expectedName, gotName, expected, got, undefined, undefined, { context: 3 })
+    .split('\n')
+    .slice(1) // drop the "====" separator line; keep ---/+++ and the hunks
+    .join('\n')
+    .trimEnd();
+}
+
+export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number): Judgement {
+  if (attempt.timedOut) return { passed: false, message: `timed out after ${(timeoutMs / 1000).toFixed(1)} s (whole process tree killed)` };
+  if (attempt.signal) return { passed: false, message: `died of ${attempt.signal}` };
+  const { expect } = testCase;
+  if (expect.anyExitCode) return { passed: true };
+  const wantedExit = expect.exitCode ?? 0;
+  const problems: string[] = [];
+  if (attempt.exitCode !== wantedExit) problems.push(`exit code: expected ${wantedExit}, got ${attempt.exitCode}`);
+  if (expect.stdout !== undefined && attempt.stdout !== expect.stdout) {
+    problems.push(`stdout differs:\n${outputDiff('expected', expect.stdout, 'got', attempt.stdout)}`);
+  }
+  if (expect.stdoutMatches !== undefined && !new RegExp(expect.stdoutMatches, 'm').test(attempt.stdout)) {
+    problems.push(`stdout does not match /${expect.stdoutMatches}/m; got:\n${attempt.stdout}`);
+  }
+  return problems.length ? { passed: false, message: problems.join('\n') } : { passed: true };
+}
