@@ -1,0 +1,165 @@
+// `harness setup`: makes a Debian/Ubuntu host ready, as root: apt sources and packages,
+// binfmt_misc and its QEMU handlers, the pinned sources in the cache. Idempotent: each step
+// first checks, and a second run changes nothing.
+import { writeFile } from 'node:fs/promises';
+import { machine } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { DEB_SRC_LINE, SOURCES, defaultSourcesDir, ensureSources } from '../../images/sources.ts';
+import { HarnessError } from '../errors.ts';
+import { ISAS, type Isa, runsNatively } from '../isa.ts';
+import {
+  MOUNT_BINFMT_COMMAND,
+  type HandlerStatus,
+  ensureBinfmtMounted,
+  ensureHandlers,
+  handlerFor,
+  isBinfmtMounted,
+  readHandlers,
+} from './binfmt.ts';
+import { type HostDistro, installCommand, missingPackages, shellCommand, wantedPackages } from './packages.ts';
+import { APT_SOURCES_DIR, aptDebSrcEntries, exists, hostDistro, installedPackages } from './probe.ts';
+
+export const HARNESS_SOURCES_LIST = join(APT_SOURCES_DIR, 'harness-src.list');
+const SUPPORTED_DISTROS = ['debian', 'ubuntu'];
+const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive' };
+
+export interface SetupOptions {
+  arches?: readonly Isa[];
+  /** Say what would be done; change nothing (needs no root). */
+  dryRun?: boolean;
+  log?: (line: string) => void;
+  /** Remove foreign binfmt handlers for these ISAs and register the harness's own. */
+  replaceForeign?: boolean;
+  sourcesDir?: string;
+}
+
+export interface SetupResult {
+  /** Packages apt installed (or would install, in a dry run). */
+  installed: string[];
+  debSrcAdded: boolean;
+  handlers: HandlerStatus[];
+  /** Source files fetched into the cache (or that would be). */
+  fetched: string[];
+}
+
+/** True when an existing deb-src entry already covers the archive and suite of our line. */
+export function coversDebSrc(entries: readonly string[], line: string = DEB_SRC_LINE): boolean {
+  const strip = (entry: string) => entry.slice(Math.max(0, entry.indexOf('deb-src'))).replace(/\[[^\]]*\]\s*/, '').replace(/\s+/g, ' ').trim();
+  const wanted = strip(line).split(' ');
+  return entries.some((entry) => {
+    const words = strip(entry).split(' ');
+    return wanted.every((word) => words.includes(word));
+  });
+}
+
+/** What a host without apt or root should do instead; one line. */
+export function manualSetupAdvice(isas: readonly Isa[], why: string): string {
+  const triplets = isas.map((isa) => `${isa.gccTriplet}-gcc`).join(', ');
+  return (
+    `${why}: install QEMU user-mode static emulators (qemu-<target>-static), the cross compilers ${triplets} with their Linux headers, ` +
+    `util-linux, make, gcc, bzip2, xz; as root run \`${MOUNT_BINFMT_COMMAND}\`; then \`harness doctor\` lists what is still missing`
+  );
+}
+
+async function requireSupportedHost(isas: readonly Isa[], dryRun: boolean): Promise<HostDistro> {
+  const distro = await hostDistro();
+  if (!distro || !SUPPORTED_DISTROS.includes(distro.id)) {
+    throw new HarnessError(manualSetupAdvice(isas, `harness setup knows Debian and Ubuntu only (this host: ${distro?.id || 'no dpkg'})`));
+  }
+  if (!dryRun && process.getuid?.() !== 0) {
+    throw new HarnessError('harness setup changes apt sources, packages and binfmt_misc: run it as root (sudo harness setup), or see `harness setup --dry-run`');
+  }
+  return distro;
+}
+
+/*
+ * The pinned sources are Debian bookworm's, so the line names bookworm whatever the host's
+ * own codename (another suite gives other versions, which fail the sha256 pins); on Ubuntu
+ * the same line works with debian-archive-keyring, which wantedPackages adds there.
+ */
+async function ensureDebSrc(dryRun: boolean, log: (line: string) => void): Promise<boolean> {
+  const entries = await aptDebSrcEntries();
+  if (coversDebSrc(entries)) {
+    log(`apt deb-src: present (${entries.find((e) => coversDebSrc([e]))})`);
+    return false;
+  }
+  if (await exists(HARNESS_SOURCES_LIST)) {
+    throw new HarnessError(`${HARNESS_SOURCES_LIST} exists but does not hold '${DEB_SRC_LINE}': fix or delete it, then rerun harness setup`);
+  }
+  log(`apt deb-src: ${dryRun ? 'would add' : 'adding'} ${HARNESS_SOURCES_LIST}: ${DEB_SRC_LINE}`);
+  if (!dryRun) await writeFile(HARNESS_SOURCES_LIST, `${DEB_SRC_LINE}\n`);
+  return true;
+}
+
+async function aptUpdate(log: (line: string) => void): Promise<void> {
+  log('apt-get update');
+  const result = await execa('apt-get', ['update'], { reject: false, env: APT_ENV, all: true });
+  // Some indexes (foreign architectures, third-party repos) fail transiently; what matters is
+  // whether the packages install, which is checked afterwards.
+  if (result.exitCode !== 0) log(`apt-get update exited ${result.exitCode} (continuing; the install is checked): ${lastLine(result.all)}`);
+}
+
+async function installMissing(missing: string[], log: (line: string) => void): Promise<void> {
+  const argv = installCommand(missing);
+  if (!argv) return;
+  log(shellCommand(argv));
+  const [file = 'apt-get', ...args] = argv;
+  const result = await execa(file, args, { reject: false, env: APT_ENV, all: true });
+  const still = missingPackages(missing, await installedPackages(missing));
+  if (still.length > 0) {
+    throw new HarnessError(`apt-get could not install ${still.join(' ')} (${lastLine(result.all)}); check /etc/apt sources, run apt-get update, then rerun harness setup`);
+  }
+}
+
+async function planHandlers(isas: readonly Isa[], hostMachine: string, log: (line: string) => void): Promise<void> {
+  if (!(await isBinfmtMounted())) log(`binfmt_misc: would run ${MOUNT_BINFMT_COMMAND}`);
+  const handlers = await readHandlers();
+  for (const isa of isas.filter((isa) => !runsNatively(isa, hostMachine))) {
+    const handler = handlerFor(isa, handlers);
+    log(`binfmt ${isa.name}: ${handler?.flags.includes('F') ? `ok (${handler.name}, flags ${handler.flags})` : 'would register an F-flag handler'}`);
+  }
+}
+
+export async function runSetup(opts: SetupOptions = {}): Promise<SetupResult> {
+  const isas = opts.arches ?? ISAS;
+  const dryRun = opts.dryRun ?? false;
+  const log = opts.log ?? (() => {});
+  const sourcesDir = opts.sourcesDir ?? defaultSourcesDir();
+  const distro = await requireSupportedHost(isas, dryRun);
+
+  const debSrcAdded = await ensureDebSrc(dryRun, log);
+  const wanted = wantedPackages(isas, distro);
+  const missing = missingPackages(wanted, await installedPackages(wanted));
+  const missingSources: string[] = [];
+  for (const source of SOURCES) if (!(await exists(join(sourcesDir, source.file)))) missingSources.push(source.file);
+
+  if (missing.length === 0) log(`packages: all ${wanted.length} wanted packages are installed; nothing to install`);
+  else if (dryRun) log(`packages: would run ${shellCommand(installCommand(missing) ?? [])}`);
+  // Installing or fetching needs fresh indexes; when nothing is missing, skip the slow update.
+  if (!dryRun && (debSrcAdded || missing.length > 0 || missingSources.length > 0)) await aptUpdate(log);
+  if (!dryRun) await installMissing(missing, log);
+
+  const hostMachine = machine();
+  let handlers: HandlerStatus[] = [];
+  if (dryRun) await planHandlers(isas, hostMachine, log);
+  else {
+    await ensureBinfmtMounted();
+    handlers = await ensureHandlers(isas, { replaceForeign: opts.replaceForeign, hostMachine });
+    for (const h of handlers) {
+      log(`binfmt ${h.name}: ${h.native ? 'native' : `${h.handler} -> ${h.interpreter} flags ${h.flags}${h.registeredByHarness ? '' : ' (existing, not the harness\'s)'}`}`);
+    }
+  }
+
+  if (missingSources.length === 0) log(`sources: all in ${sourcesDir}`);
+  else if (dryRun) log(`sources: would fetch ${missingSources.join(', ')} into ${sourcesDir} (apt-get source --download-only)`);
+  else {
+    log(`sources: fetching ${missingSources.join(', ')} into ${sourcesDir}`);
+    await ensureSources(sourcesDir);
+  }
+  return { installed: missing, debSrcAdded, handlers, fetched: missingSources };
+}
+
+function lastLine(output: string | undefined): string {
+  return output?.trim().split('\n').pop() ?? 'no output';
+}
