@@ -44,10 +44,38 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('As root on Debian/Ubuntu: install what is missing (apt), mount binfmt_misc, register QEMU handlers, fetch the sources. Elsewhere: say what to do.')
     .addOption(archOption())
     .option('-n, --dry-run', 'print what would be done, change nothing')
-    .action(act(async (opts: { arch?: string[]; dryRun?: boolean }) => {
+    .option('--replace-foreign-binfmt', 'replace QEMU handlers registered by something else (e.g. binfmt-support) that lack the F flag')
+    .action(act(async (opts: { arch?: string[]; dryRun?: boolean; replaceForeignBinfmt?: boolean }) => {
       const { runSetup } = await import('./host/setup.ts');
-      await runSetup({ arches: parseArches(opts.arch), dryRun: opts.dryRun, log: (line: string) => console.log(line) });
+      const log = (line: string) => console.log(line);
+      await runSetup({ arches: parseArches(opts.arch), dryRun: opts.dryRun, replaceForeign: opts.replaceForeignBinfmt, log });
       return EXIT_OK;
+    }));
+
+  program
+    .command('binfmt')
+    .description("Show which binfmt_misc handler runs each ISA (interpreter, flags, who registered it); register missing ones with --register, remove the harness's own with --remove.")
+    .addOption(archOption())
+    .option('--register', 'register missing QEMU handlers (F and P flags) from the ISA table')
+    .option('--replace-foreign', 'with --register: also replace handlers the harness did not register')
+    .option('--remove', 'remove the handlers the harness registered (never others)')
+    .action(act(async (opts: { arch?: string[]; register?: boolean; replaceForeign?: boolean; remove?: boolean }) => {
+      const binfmt = await import('./host/binfmt.ts');
+      if (opts.remove) {
+        const removed = await binfmt.removeOwnHandlers();
+        console.log(removed.length ? `removed: ${removed.join(', ')}` : 'no harness handlers registered');
+        return EXIT_OK;
+      }
+      const arches = parseArches(opts.arch);
+      await binfmt.ensureBinfmtMounted();
+      const statuses = opts.register
+        ? await binfmt.ensureHandlers(arches, { replaceForeign: opts.replaceForeign })
+        : await binfmt.describeHandlers(arches);
+      for (const s of statuses) {
+        const who = s.native ? 'native, no handler needed' : s.handler ? `${s.handler} -> ${s.interpreter} flags ${s.flags || '-'}${s.registeredByHarness ? ' (harness)' : ' (foreign)'}` : 'MISSING: run `harness binfmt --register`';
+        console.log(`${s.name.padEnd(9)} ${who}`);
+      }
+      return statuses.every((s) => s.native || s.handler) ? EXIT_OK : EXIT_BAD_INPUT;
     }));
 
   program

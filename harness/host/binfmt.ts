@@ -170,7 +170,7 @@ export async function ensureHandlers(isas: readonly Isa[], opts: EnsureHandlersO
   const problems: string[] = [];
   for (const isa of isas) {
     if (!emulated.includes(isa)) {
-      statuses.push({ name: isa.name, handler: null, interpreter: null, flags: '', registeredByHarness: false, native: true });
+      statuses.push(handlerStatus(isa, undefined, true));
       continue;
     }
     const handler = await ensureHandler(isa, opts.replaceForeign ?? false);
@@ -180,17 +180,29 @@ export async function ensureHandlers(isas: readonly Isa[], opts: EnsureHandlersO
           `run 'echo -1 > ${join(binfmtRoot, handler.name)}' then 'harness setup', or pass replaceForeign`,
       );
     }
-    statuses.push({
-      name: isa.name,
-      handler: handler.name,
-      interpreter: handler.interpreter,
-      flags: handler.flags,
-      registeredByHarness: isOwnHandler(handler),
-      native: false,
-    });
+    statuses.push(handlerStatus(isa, handler, false));
   }
   if (problems.length > 0) throw new HarnessError(`binfmt: ${problems.join('; ')}`);
   return statuses;
+}
+
+function handlerStatus(isa: Isa, handler: BinfmtHandler | undefined, native: boolean): HandlerStatus {
+  return {
+    name: isa.name,
+    handler: handler?.name ?? null,
+    interpreter: handler?.interpreter ?? null,
+    flags: handler?.flags ?? '',
+    registeredByHarness: handler ? isOwnHandler(handler) : false,
+    native,
+  };
+}
+
+/** Which handler runs each ISA now, changing nothing (handler null and not native: missing). */
+export async function describeHandlers(isas: readonly Isa[], hostMachine: string = machine()): Promise<HandlerStatus[]> {
+  const handlers = (await isBinfmtMounted()) ? await readHandlers() : [];
+  return isas.map((isa) =>
+    runsNatively(isa, hostMachine) ? handlerStatus(isa, undefined, true) : handlerStatus(isa, handlerFor(isa, handlers.filter((h) => h.enabled)), false),
+  );
 }
 
 async function ensureHandler(isa: Isa, replaceForeign: boolean): Promise<BinfmtHandler> {
