@@ -23,6 +23,8 @@ export interface CaseResult {
   message?: string;
   /** True when a retry was needed to pass. */
   flaky: boolean;
+  /** Set when the case is on the matrix's known-failures list, whatever its verdict. */
+  knownFailure?: { reason: string; link?: string };
   attempts: Attempt[];
   startedAt: string;
   durationMs: number;
