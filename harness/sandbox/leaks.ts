@@ -1,0 +1,55 @@
+// What a sandbox run could leave on the host: mounts, helper processes, staging dirs.
+// Snapshot before and after; the diff is pure so tests can check it on any data.
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+
+/** Prefix of the per-case staging directories under os.tmpdir(). */
+export const STAGING_PREFIX = 'harness-case-';
+
+export interface HostSnapshot {
+  /** Lines of /proc/mounts. */
+  mounts: string[];
+  /** pid -> executable path, for processes running a sandbox helper. */
+  helperProcesses: Map<number, string>;
+  /** Staging directories under os.tmpdir(). */
+  stagingDirs: string[];
+}
+
+export interface Leaks {
+  mounts: string[];
+  processes: string[];
+  stagingDirs: string[];
+}
+
+/** True when this executable path is (a build of) the sandbox helper. */
+export function isHelperExecutable(exe: string): boolean {
+  return /\/sandbox-run-[0-9a-f]+( \(deleted\))?$/.test(exe);
+}
+
+export async function snapshotHost(): Promise<HostSnapshot> {
+  const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter(Boolean);
+  const helperProcesses = new Map<number, string>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    // Processes come and go, and others' exe links are unreadable: skip those.
+    const exe = await readlink(`/proc/${entry}/exe`).catch(() => '');
+    if (isHelperExecutable(exe)) helperProcesses.set(Number(entry), exe);
+  }
+  const stagingDirs = (await readdir(tmpdir())).filter((name) => name.startsWith(STAGING_PREFIX));
+  return { mounts, helperProcesses, stagingDirs };
+}
+
+/** What is in `after` and was not in `before`. */
+export function sandboxLeaks(before: HostSnapshot, after: HostSnapshot): Leaks {
+  const beforeMounts = new Set(before.mounts);
+  const beforeDirs = new Set(before.stagingDirs);
+  return {
+    mounts: after.mounts.filter((line) => !beforeMounts.has(line)),
+    processes: [...after.helperProcesses].filter(([pid]) => !before.helperProcesses.has(pid)).map(([pid, exe]) => `${pid} ${exe}`),
+    stagingDirs: after.stagingDirs.filter((name) => !beforeDirs.has(name)),
+  };
+}
+
+export function hasLeaks(leaks: Leaks): boolean {
+  return leaks.mounts.length + leaks.processes.length + leaks.stagingDirs.length > 0;
+}
