@@ -1,0 +1,194 @@
+// Writes tar archives into a rootfs safely: every member lands inside the root (symlinks
+// on the way are resolved with the root as '/'), members that climb out with '..' are
+// refused, device nodes and FIFOs are recorded and skipped, existing symlinks are replaced,
+// never written through. Layers get OCI whiteout semantics.
+import { createWriteStream } from 'node:fs';
+import { chmod, lchown, link, lstat, lutimes, mkdir, readdir, rm, symlink, unlink, utimes } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import tarStream from 'tar-stream';
+import type { Extract, Header } from 'tar-stream';
+import { HarnessError } from '../errors.ts';
+import { openTarBytes } from './decompress.ts';
+import { InRootPathError, isPlainDirectory, memberComponents, resolveInRoot } from './in-root.ts';
+
+export interface SkippedMember {
+  name: string;
+  reason: string;
+}
+
+export interface ApplyOptions {
+  /** OCI/Docker layer: '.wh.<name>' deletes <name>, '.wh..wh..opq' empties its directory. */
+  layer: boolean;
+  /** How errors name the archive (its path, and the layer's digest). */
+  label: string;
+  signal?: AbortSignal;
+}
+
+interface Ownership {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+}
+
+type TarMember = Extract extends AsyncIterable<infer Member> ? Member : never;
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_WHITEOUT = '.wh..wh..opq';
+const NOT_CREATED: Partial<Record<Header['type'], string>> = {
+  'character-device': 'character device',
+  'block-device': 'block device',
+  fifo: 'FIFO',
+};
+
+/** Numeric ownership is kept only when we may set it; otherwise files stay ours. */
+const KEEP_OWNERS = process.getuid?.() === 0;
+
+/**
+ * Builds one rootfs from one archive or a chain of layers. Directory modes and times are
+ * applied by finish(), after the last member: a read-only directory must stay writable
+ * while later members land in it.
+ */
+export class RootfsWriter {
+  readonly skipped: SkippedMember[] = [];
+  private readonly directories = new Map<string, Ownership>();
+  /** Host paths (and their ancestors) written by the layer being applied: opaque whiteouts keep them. */
+  private writtenThisLayer = new Set<string>();
+
+  constructor(readonly root: string) {}
+
+  async apply(file: string, options: ApplyOptions): Promise<void> {
+    this.writtenThisLayer = new Set();
+    const bytes = await openTarBytes(file, options.signal);
+    const extract = tarStream.extract();
+    const feeding = pipeline(bytes.stream, extract);
+    try {
+      for await (const entry of extract) {
+        options.signal?.throwIfAborted();
+        await this.applyMember(entry, options);
+      }
+      await feeding;
+      await bytes.done;
+    } catch (error) {
+      bytes.destroy();
+      extract.destroy();
+      await feeding.catch(() => undefined);
+      await bytes.done; // a decompressor's failure explains the tar error it caused
+      if (error instanceof HarnessError || options.signal?.aborted) throw error;
+      throw new HarnessError(`${options.label}: cannot extract: ${(error as Error).message}`);
+    }
+  }
+
+  /** Applies the deferred directory modes, owners and times, deepest first. */
+  async finish(): Promise<void> {
+    const deepestFirst = [...this.directories].sort(([a], [b]) => b.length - a.length);
+    for (const [host, ownership] of deepestFirst) {
+      // A later member may have replaced the directory or a parent with a symlink.
+      const components = relative(this.root, host).split('/').filter(Boolean);
+      if (await isPlainDirectory(this.root, components)) await setOwnership(host, ownership);
+    }
+  }
+
+  private async applyMember(entry: TarMember, options: ApplyOptions): Promise<void> {
+    const { header } = entry;
+    const hostile = (why: string) => new HarnessError(`${options.label}: member '${header.name}' ${why}; refusing a hostile or broken archive`);
+    const parts = memberComponents(header.name);
+    if (!parts) throw hostile("climbs out of the rootfs with '..'");
+    const base = parts.at(-1);
+    try {
+      if (options.layer && base === OPAQUE_WHITEOUT) return await this.opaque(parts.slice(0, -1));
+      if (options.layer && base?.startsWith(WHITEOUT_PREFIX)) {
+        const hidden = base.slice(WHITEOUT_PREFIX.length);
+        if (hidden === '' || hidden === '.' || hidden === '..') throw hostile('whites out its own parent');
+        return await this.whiteout([...parts.slice(0, -1), hidden]);
+      }
+      const type = header.type ?? 'file';
+      const notCreated = NOT_CREATED[type];
+      if (notCreated) return void this.skipped.push({ name: header.name, reason: `${notCreated} not created` });
+      const ownership = ownershipOf(header);
+      if (parts.length === 0) {
+        if (type === 'directory') this.directories.set(this.root, ownership);
+        return;
+      }
+      const dest = await resolveInRoot(this.root, parts.join('/'), { followFinal: false, createParents: true });
+      this.markWritten(dest);
+      switch (type) {
+        case 'file':
+        case 'contiguous-file':
+          await clear(dest, false);
+          await pipeline(entry, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+          return await setOwnership(dest, ownership);
+        case 'directory':
+          if (!(await clear(dest, true))) await mkdir(dest, { mode: 0o755 });
+          return void this.directories.set(dest, ownership);
+        case 'symlink':
+          await clear(dest, false);
+          await symlink(header.linkname ?? '', dest);
+          if (KEEP_OWNERS) await lchown(dest, ownership.uid, ownership.gid);
+          return await lutimes(dest, ownership.mtime, ownership.mtime);
+        case 'link': {
+          const targetParts = memberComponents(header.linkname ?? '');
+          if (!targetParts) throw hostile(`is a hard link to '${header.linkname}', which climbs out with '..'`);
+          const target = await resolveInRoot(this.root, targetParts.join('/'), { followFinal: false, createParents: false });
+          const targetStats = await lstat(target).catch(() => undefined);
+          if (!targetStats || targetStats.isDirectory()) throw hostile(`is a hard link to '${header.linkname}', which is no earlier file of the archive`);
+          if (target === dest) return;
+          await clear(dest, false);
+          return await link(target, dest);
+        }
+        default:
+          return void this.skipped.push({ name: header.name, reason: `unsupported tar member type '${type}'` });
+      }
+    } catch (error) {
+      if (error instanceof InRootPathError) throw hostile(`cannot be placed: ${error.message}`);
+      throw error;
+    } finally {
+      entry.resume(); // drain what was not written (whiteouts, links, skipped members)
+    }
+  }
+
+  private markWritten(host: string): void {
+    for (let path = host; path.length > this.root.length; path = join(path, '..')) this.writtenThisLayer.add(path);
+  }
+
+  private async whiteout(parts: string[]): Promise<void> {
+    const dest = await resolveInRoot(this.root, parts.join('/'), { followFinal: false, createParents: false });
+    await rm(dest, { recursive: true, force: true });
+  }
+
+  /** Empties a directory of what lower layers put there; this layer's own members stay. */
+  private async opaque(parts: string[]): Promise<void> {
+    const dir = await resolveInRoot(this.root, parts.join('/'), { followFinal: true, createParents: true });
+    this.markWritten(dir);
+    const children = await readdir(dir).catch(() => [] as string[]);
+    for (const child of children) {
+      const host = join(dir, child);
+      if (!this.writtenThisLayer.has(host)) await rm(host, { recursive: true, force: true });
+    }
+  }
+}
+
+function ownershipOf(header: Header): Ownership {
+  return { mode: (header.mode ?? 0o644) & 0o7777, uid: header.uid ?? 0, gid: header.gid ?? 0, mtime: header.mtime ?? new Date(0) };
+}
+
+/** chown before chmod: chown clears setuid/setgid bits. */
+async function setOwnership(host: string, { mode, uid, gid, mtime }: Ownership): Promise<void> {
+  if (KEEP_OWNERS) await lchown(host, uid, gid);
+  await chmod(host, mode);
+  await utimes(host, mtime, mtime);
+}
+
+/** Makes room for a member at `host`; returns true when a directory is already there and wanted. */
+async function clear(host: string, keepDirectory: boolean): Promise<boolean> {
+  const existing = await lstat(host).catch(() => undefined);
+  if (!existing) return false;
+  if (existing.isDirectory()) {
+    if (keepDirectory) return true;
+    await rm(host, { recursive: true, force: true });
+  } else {
+    await unlink(host);
+  }
+  return false;
+}

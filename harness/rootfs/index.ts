@@ -1,0 +1,107 @@
+// Turns an image reference into a verified, extracted rootfs: the read-only lower layer of
+// every sandbox. Extracted images are cached by digest and never modified afterwards.
+import { realpath, stat } from 'node:fs/promises';
+import { HarnessError } from '../errors.ts';
+import type { Isa } from '../isa.ts';
+import { cacheRoot } from '../paths.ts';
+import { cachedImage, makeTempDir, removeTree } from './cache.ts';
+import { hashFile, sha256OfTree } from './digest.ts';
+import { readDockerArchive } from './docker-archive.ts';
+import { RootfsWriter, type SkippedMember } from './extract.ts';
+import { readOciLayout, type LayeredImage } from './oci.ts';
+
+export { checkImageIsa, DEFAULT_ENTRY, ImageIsaMismatchError } from './isa-check.ts';
+export type { SkippedMember } from './extract.ts';
+
+export type ImageSource =
+  /** A rootfs archive: .tar, .tar.gz, .tar.xz, .tar.bz2, .tar.zst (an Alpine minirootfs). */
+  | { kind: 'tarball'; path: string; sha512?: string }
+  /** Already a rootfs: used in place, never written to. */
+  | { kind: 'directory'; path: string }
+  /** An OCI image layout (index.json + blobs/), possibly multi-arch. */
+  | { kind: 'oci'; path: string; tag?: string }
+  /** A `docker save` archive (manifest.json + layers, or OCI layout inside). */
+  | { kind: 'docker-archive'; path: string };
+
+export interface ExtractedImage {
+  /** The rootfs on the host. Read-only by contract: overlays go on top of it. */
+  rootfs: string;
+  /** sha256:<hex> of the tarball, the OCI manifest, the docker image config, or the directory's content. */
+  digest: string;
+  /** Bytes of the archive or of the image's compressed layers. */
+  compressedBytes?: number;
+  /** OCI/docker Entrypoint + Cmd; ['/bin/sh'] for tarballs and directories. */
+  defaultCmd: string[];
+  source: ImageSource;
+  /** Members that were not created: device nodes, FIFOs, unknown types. */
+  skipped: SkippedMember[];
+  /** 'extracted' by this call, found in the 'cache', or a directory used 'in-place'. */
+  origin: 'extracted' | 'cache' | 'in-place';
+}
+
+export interface PrepareOptions {
+  /** Cache root; images land in <cacheDir>/rootfs/<sha256>/. Default: cacheRoot(). */
+  cacheDir?: string;
+  signal?: AbortSignal;
+}
+
+const SHA512 = /^(?:sha512:)?([0-9a-fA-F]{128})$/;
+
+export async function prepareImage(source: ImageSource, isa: Isa, options: PrepareOptions = {}): Promise<ExtractedImage> {
+  const cacheDir = options.cacheDir ?? cacheRoot();
+  await assertExists(source);
+  switch (source.kind) {
+    case 'tarball':
+      return prepareTarball(source, cacheDir, options.signal);
+    case 'directory': {
+      const rootfs = await realpath(source.path);
+      return { rootfs, digest: `sha256:${await sha256OfTree(rootfs)}`, defaultCmd: ['/bin/sh'], source, skipped: [], origin: 'in-place' };
+    }
+    case 'oci':
+      return prepareLayered(await readOciLayout(source.path, isa, source.tag, source.path), source, cacheDir, options.signal);
+    case 'docker-archive': {
+      // The outer archive is unpacked (safely) to read its manifest; its layers are applied from there.
+      const staging = await makeTempDir(cacheDir, 'docker-archive');
+      try {
+        const unpacker = new RootfsWriter(staging);
+        await unpacker.apply(source.path, { layer: false, label: source.path, signal: options.signal });
+        return await prepareLayered(await readDockerArchive(staging, isa, source.path), source, cacheDir, options.signal);
+      } finally {
+        await removeTree(staging);
+      }
+    }
+  }
+}
+
+async function prepareTarball(source: Extract<ImageSource, { kind: 'tarball' }>, cacheDir: string, signal?: AbortSignal): Promise<ExtractedImage> {
+  const hashes = await hashFile(source.path);
+  if (source.sha512 !== undefined) {
+    const expected = SHA512.exec(source.sha512.trim())?.[1]?.toLowerCase();
+    if (!expected) throw new HarnessError(`sha512 for ${source.path} is not 128 hex digits: '${source.sha512}'`);
+    if (expected !== hashes.sha512) throw new HarnessError(`${source.path}: sha512 mismatch: expected ${expected}, got ${hashes.sha512}; the file is corrupt or the checksum names another file`);
+  }
+  const image = await cachedImage(cacheDir, hashes.sha256, async (rootfs) => {
+    const writer = new RootfsWriter(rootfs);
+    await writer.apply(source.path, { layer: false, label: source.path, signal });
+    await writer.finish();
+    return { defaultCmd: ['/bin/sh'], compressedBytes: hashes.bytes, skipped: writer.skipped };
+  });
+  return { ...image, source };
+}
+
+async function prepareLayered(layered: LayeredImage, source: ImageSource, cacheDir: string, signal?: AbortSignal): Promise<ExtractedImage> {
+  const image = await cachedImage(cacheDir, layered.sha256, async (rootfs) => {
+    const writer = new RootfsWriter(rootfs);
+    for (const layer of layered.layers) await writer.apply(layer, { layer: true, label: `${source.path}: layer ${layer}`, signal });
+    await writer.finish();
+    return { defaultCmd: layered.defaultCmd, compressedBytes: layered.compressedBytes, skipped: writer.skipped };
+  });
+  return { ...image, source };
+}
+
+async function assertExists(source: ImageSource): Promise<void> {
+  const wantsDirectory = source.kind === 'directory' || source.kind === 'oci';
+  const stats = await stat(source.path).catch(() => undefined);
+  if (!stats) throw new HarnessError(`${source.kind} image ${source.path} does not exist; check the path in the matrix`);
+  if (wantsDirectory !== stats.isDirectory()) throw new HarnessError(`${source.kind} image ${source.path} must be a ${wantsDirectory ? 'directory' : 'file'}`);
+}
