@@ -1,0 +1,51 @@
+// The suites: section of a matrix: which suites run and their settings, normalised (sizes in
+// bytes, paths absolute) and checked (a missing path is an error unless the suite is optional).
+import { resolve } from 'node:path';
+import type { Isa } from '../isa.ts';
+import type { Field, FieldReader } from './fields.ts';
+import { locate, PATH_HINT } from './paths.ts';
+import { SUITE_NAMES, SUITE_SETTINGS, type SettingKind, type SettingSpec, type SuiteName, type SuiteSpec } from './schema.ts';
+import { parseSize } from './units.ts';
+
+export function readSuites(reader: FieldReader, at: Field, context: { baseDir: string; isas: readonly Isa[] }): SuiteSpec[] {
+  const entries = reader.map(at, SUITE_NAMES, { noun: 'suite' });
+  if (!entries) return [];
+  if (entries.size === 0) reader.report(at, `name at least one suite: ${SUITE_NAMES.join(', ')}`);
+  return [...entries].map(([name, field]) => readSuite(reader, field, name as SuiteName, context));
+}
+
+function readSuite(reader: FieldReader, at: Field, name: SuiteName, context: { baseDir: string; isas: readonly Isa[] }): SuiteSpec {
+  const specs = SUITE_SETTINGS[name];
+  // optional only means something where a path can be absent.
+  const hasPath = specs.some((spec) => spec.kind === 'path');
+  const entries = reader.map(at, [...specs.map((spec) => spec.key), ...(hasPath ? ['optional'] : [])], { emptyIsMap: true }) ?? new Map<string, Field>();
+  const optionalField = entries.get('optional');
+  const optional = (optionalField && reader.boolean(optionalField)) ?? false;
+  const unavailable: Record<string, string> = {};
+  const settings: Record<string, unknown> = {};
+  for (const spec of specs) {
+    const field = spec.required ? reader.required(entries, spec.key, at, SETTING_HINTS[spec.kind]) : entries.get(spec.key);
+    if (!field) continue;
+    const value = readSetting(reader, field, spec, { ...context, unavailable: optional ? unavailable : undefined });
+    if (value !== undefined) settings[spec.as] = value;
+  }
+  return { name, settings, optional, unavailable };
+}
+
+const SETTING_HINTS: Readonly<Record<SettingKind, string>> = {
+  path: "a directory per ISA, e.g. path: './static/{arch}'",
+  size: 'a size, e.g. 1.2MB',
+};
+
+function readSetting(
+  reader: FieldReader,
+  at: Field,
+  spec: SettingSpec,
+  context: { baseDir: string; isas: readonly Isa[]; unavailable?: Record<string, string> },
+): unknown {
+  if (spec.kind === 'size') return reader.measure(at, SETTING_HINTS.size, parseSize);
+  const template = reader.string(at, PATH_HINT);
+  if (template === undefined) return undefined;
+  locate(reader, at, template, { ...context, kind: 'directory' });
+  return resolve(context.baseDir, template);
+}
