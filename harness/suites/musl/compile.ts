@@ -1,0 +1,107 @@
+// Compiles the musl suite's C programs statically with an ISA's musl toolchain, all of an
+// ISA's at once within the host's cores, into a cache keyed by what went into each binary.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import PQueue from 'p-queue';
+import { elfMismatch, readElf } from '../../elf.ts';
+import { HarnessError } from '../../errors.ts';
+import type { Isa } from '../../isa.ts';
+import { cacheRoot } from '../../paths.ts';
+import type { Toolchain } from '../suite.ts';
+
+export const PROBES_DIR = fileURLToPath(new URL('./probes/', import.meta.url));
+/** After the toolchain's own flags: static, optimised, and loud about suspicious C. */
+export const PROBE_CFLAGS = ['-static', '-O2', '-Wall', '-Wextra'];
+
+export interface CompileOptions {
+  isa: Isa;
+  toolchain: Toolchain;
+  /** Defaults to <cacheRoot()>/probes/<isa>. */
+  outDir?: string;
+  /** Parallel compiler runs; defaults to the host's cores. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+export interface CompileReport {
+  /** Program name -> static binary on the host. */
+  binaries: Map<string, string>;
+  /** Programs compiled now; the others came from the cache. */
+  compiled: string[];
+  durationMs: number;
+}
+
+/** The cache key of one program: its source, the shared headers, the compiler and every flag. */
+export function programKey(source: string, headers: string, toolchain: Toolchain): string {
+  const hash = createHash('sha256');
+  for (const part of [source, headers, toolchain.cc, ...toolchain.cflags, '--', ...PROBE_CFLAGS]) hash.update(part).update('\0');
+  return hash.digest('hex').slice(0, 16);
+}
+
+export function defaultOutDir(isa: Isa): string {
+  return join(cacheRoot(), 'probes', isa.name);
+}
+
+export async function compilePrograms(names: readonly string[], opts: CompileOptions): Promise<CompileReport> {
+  const started = performance.now();
+  const outDir = opts.outDir ?? defaultOutDir(opts.isa);
+  await mkdir(outDir, { recursive: true });
+  const headers = await readHeaders();
+  const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency ?? availableParallelism()) });
+  const binaries = new Map<string, string>();
+  const compiled: string[] = [];
+  await Promise.all(
+    names.map((name) =>
+      queue.add(async () => {
+        const sourcePath = join(PROBES_DIR, `${name}.c`);
+        const source = await readFile(sourcePath, 'utf8').catch(() => {
+          throw new HarnessError(`musl suite: ${sourcePath} is missing: add it or drop '${name}' from harness/suites/musl/probes.ts`);
+        });
+        const binary = join(outDir, `${name}-${programKey(source, headers, opts.toolchain)}`);
+        if (!(await isFile(binary))) {
+          await compileOne(sourcePath, binary, opts);
+          compiled.push(name);
+        }
+        binaries.set(name, binary);
+      }),
+    ),
+  );
+  return { binaries, compiled: compiled.sort(), durationMs: performance.now() - started };
+}
+
+/** Compiles to a temporary name and renames, so a concurrent run never sees half a binary. */
+async function compileOne(sourcePath: string, binary: string, opts: CompileOptions): Promise<void> {
+  const { isa, toolchain, signal } = opts;
+  const partial = `${binary}.partial-${process.pid}`;
+  try {
+    const result = await execa(toolchain.cc, [...toolchain.cflags, ...PROBE_CFLAGS, '-I', PROBES_DIR, '-o', partial, sourcePath], {
+      reject: false,
+      cancelSignal: signal,
+    });
+    if (result.exitCode !== 0) {
+      const why = result.stderr.split('\n').find((line) => /error|not found|No such/i.test(line)) ?? result.stderr.split('\n')[0] ?? result.shortMessage;
+      throw new HarnessError(`musl suite: ${toolchain.cc} failed on ${sourcePath} for ${isa.name}: ${why}; fix the probe or rebuild the ${isa.name} toolchain`);
+    }
+    const facts = await readElf(partial);
+    const wrong = elfMismatch(facts, isa) ?? (facts.interpreter ? `asks for the loader ${facts.interpreter}` : undefined);
+    if (wrong) throw new HarnessError(`musl suite: ${toolchain.cc} built ${sourcePath} for ${isa.name}, but the result ${wrong}: check the toolchain's wrapper and specs`);
+    await rename(partial, binary);
+  } finally {
+    await rm(partial, { force: true });
+  }
+}
+
+/** Every header in probes/ with its name, in a stable order: any of them may be included. */
+async function readHeaders(): Promise<string> {
+  const names = (await readdir(PROBES_DIR)).filter((name) => name.endsWith('.h')).sort();
+  const texts = await Promise.all(names.map((name) => readFile(join(PROBES_DIR, name), 'utf8')));
+  return names.map((name, i) => `${name}\0${texts[i]}`).join('\0');
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
