@@ -1,5 +1,6 @@
-// A suite turns an image and an ISA into cases. Suites never spawn processes: what they
-// need to know about the image (its applets, its toolchain) arrives in the context.
+// A suite turns an image and an ISA into cases. Suites never run anything in an image:
+// what they need to know about it (its applets, its toolchain) arrives in the context.
+// The one process a suite may start is a compiler building its programs (musl suite).
 import type { TestCase } from '../case.ts';
 import type { Isa } from '../isa.ts';
 
