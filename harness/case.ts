@@ -26,7 +26,7 @@ export interface TestCase {
     stdout?: string;
     /** Regular expression the stdout must match, where exact output varies (ps, qemu in argv). */
     stdoutMatches?: string;
-    /** When true, a death by signal is the only failure (per-applet usage cases). */
+    /** When true, any exit code will do; output is still checked (per-applet usage cases). */
     anyExitCode?: boolean;
   };
   /** Seconds on a native ISA; the ISA's timeoutMultiplier scales it. */
@@ -37,4 +37,8 @@ export interface TestCase {
   crossIsa?: boolean;
   /** Use an empty root holding only hostFiles and files (static-binary promise). */
   emptyRoot?: boolean;
+  /** Run argv as PID 1 of its namespace, as a container engine runs an image's command. */
+  pid1?: boolean;
+  /** Report the output even when the case passes (a user's own binaries). */
+  attachOutput?: boolean;
 }

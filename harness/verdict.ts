@@ -22,10 +22,9 @@ export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number): 
   if (attempt.timedOut) return { passed: false, message: `timed out after ${(timeoutMs / 1000).toFixed(1)} s (whole process tree killed)` };
   if (attempt.signal) return { passed: false, message: `died of ${attempt.signal}` };
   const { expect } = testCase;
-  if (expect.anyExitCode) return { passed: true };
   const wantedExit = expect.exitCode ?? 0;
   const problems: string[] = [];
-  if (attempt.exitCode !== wantedExit) problems.push(`exit code: expected ${wantedExit}, got ${attempt.exitCode}`);
+  if (!expect.anyExitCode && attempt.exitCode !== wantedExit) problems.push(`exit code: expected ${wantedExit}, got ${attempt.exitCode}`);
   if (expect.stdout !== undefined && attempt.stdout !== expect.stdout) {
     problems.push(`stdout differs:\n${outputDiff('expected', expect.stdout, 'got', attempt.stdout)}`);
   }

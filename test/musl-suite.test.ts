@@ -12,7 +12,8 @@ import type { TestCase } from '../harness/case.ts';
 import { elfMismatch, readElf } from '../harness/elf.ts';
 import { ensureHandlers } from '../harness/host/binfmt.ts';
 import { type Isa, isaByName } from '../harness/isa.ts';
-import { type HostSnapshot, runInSandbox, sandboxLeaks, snapshotHost } from '../harness/sandbox/index.ts';
+import { runCase } from '../harness/run-case.ts';
+import { type HostSnapshot, sandboxLeaks, snapshotHost } from '../harness/sandbox/index.ts';
 import { compilePrograms, PROBES_DIR, programKey } from '../harness/suites/musl/compile.ts';
 import { EMPTY_ROOT_SUFFIX, muslSuite, probeCases, readExpectedOutputs } from '../harness/suites/musl/index.ts';
 import { guestPath, PROBES, programNames } from '../harness/suites/musl/probes.ts';
@@ -179,7 +180,7 @@ describe.skipIf(!!kernelSkip)(`musl probes on the real kernel${kernelSkip ? ` (s
         cases.map((c) =>
           queue.add(async () => {
             const timeoutMs = (c.timeoutSeconds ?? 30) * isa.timeoutMultiplier * 1000;
-            const result = await runInSandbox({ rootfs, isa, argv: c.argv, files: c.files, hostFiles: c.hostFiles, emptyRoot: c.emptyRoot, timeoutMs });
+            const result = await runCase(c, { rootfs, isa }, timeoutMs);
             durations.push(result.durationMs);
             const verdict = judge(c, result, timeoutMs);
             if (!verdict.passed) {

@@ -1,7 +1,7 @@
 // The sandbox on the real kernel with real QEMU: Alpine 3.20.3 minirootfs images, binfmt
 // F-flag handlers, namespaces, overlayfs, timeouts and cleanup.
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';

@@ -56,6 +56,8 @@ export interface SandboxRunOptions {
   signal?: AbortSignal;
   /** Copy the rootfs into the per-case tmpfs instead of overlaying it (slow; for filesystems overlayfs refuses). */
   copyRootfs?: boolean;
+  /** Run the guest as PID 1 of its namespace, as a container engine runs an image's command (no reaper above it). */
+  guestIsPid1?: boolean;
 }
 
 export interface SandboxRunResult {
@@ -85,11 +87,12 @@ export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine
 }
 
 /** The helper's arguments (pure). */
-export function helperArgs(opts: { mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; argv: string[] }): string[] {
+export function helperArgs(opts: { mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; argv: string[] }): string[] {
   return [
     ...(opts.rootless ? ['--userns'] : []),
     ...(opts.isa.personality === 'linux32' ? ['--linux32'] : []),
     ...(opts.copyRootfs ? ['--copy'] : []),
+    ...(opts.guestIsPid1 ? ['--pid1'] : []),
     '--hostname', GUEST_HOSTNAME,
     '--mnt', opts.mountPoint,
     ...opts.lowers.flatMap((dir) => ['--lower', dir]),
@@ -119,7 +122,7 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const staging = await stageFiles(opts);
   try {
     const lowers = [...(staging ? [staging] : []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
-    const args = helperArgs({ mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless: process.getuid?.() !== 0, copyRootfs: opts.copyRootfs, argv: opts.argv });
+    const args = helperArgs({ mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless: process.getuid?.() !== 0, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, argv: opts.argv });
     return await runHelper(host.helper, args, opts);
   } finally {
     if (staging) await rm(staging, { recursive: true, force: true });

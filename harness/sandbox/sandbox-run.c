@@ -3,7 +3,7 @@
  * mount/ip/chroot binaries in between (each of those is a ~1-2 ms exec; see index.ts for
  * the numbers). Built once per source hash by helper.ts with the host's cc.
  *
- *   sandbox-run [--userns] [--linux32] [--copy] [--hostname NAME] --mnt DIR
+ *   sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--hostname NAME] --mnt DIR
  *               [--lower DIR]... -- PROGRAM [ARG]...
  *
  * --lower: read-only layers, topmost first (none: an empty root). --mnt: an empty host
@@ -233,20 +233,22 @@ static char **rename_to_init(int argc, char **argv, char **guest_argv) {
   return copy;
 }
 
+static void exec_guest(char **argv, int linux32) {
+  reset_signals();
+  setsid(); /* no controlling terminal of the host's */
+  if (linux32 && personality(PER_LINUX32) < 0) die("personality(PER_LINUX32)");
+  close(STATUS_FD);
+  execvp(argv[0], argv);
+  int err = errno;
+  fprintf(stderr, "sandbox: cannot run %s: %s\n", argv[0], strerror(err));
+  _exit(err == ENOENT ? 127 : 126);
+}
+
 /* pid 1 of the namespace: start the guest, reap everything, leave when the guest does. */
 static void run_init(char **argv, int linux32, int *guest_status) {
   pid_t guest = fork();
   if (guest < 0) die("fork guest");
-  if (guest == 0) {
-    reset_signals();
-    setsid(); /* no controlling terminal of the host's */
-    if (linux32 && personality(PER_LINUX32) < 0) die("personality(PER_LINUX32)");
-    close(STATUS_FD);
-    execvp(argv[0], argv);
-    int err = errno;
-    fprintf(stderr, "sandbox: cannot run %s: %s\n", argv[0], strerror(err));
-    _exit(err == ENOENT ? 127 : 126);
-  }
+  if (guest == 0) exec_guest(argv, linux32);
   for (;;) {
     int status;
     pid_t pid = waitpid(-1, &status, 0);
@@ -265,7 +267,7 @@ static void on_stop_request(int sig) {
 }
 
 int main(int argc, char **argv) {
-  int userns = 0, linux32 = 0, force_copy = 0, nlowers = 0;
+  int userns = 0, linux32 = 0, force_copy = 0, guest_pid1 = 0, nlowers = 0;
   const char *hostname = "harness", *mnt = NULL;
   char *lowers[MAX_LOWERS];
   int i = 1;
@@ -273,6 +275,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--userns")) userns = 1;
     else if (!strcmp(argv[i], "--linux32")) linux32 = 1;
     else if (!strcmp(argv[i], "--copy")) force_copy = 1;
+    else if (!strcmp(argv[i], "--pid1")) guest_pid1 = 1;
     else if (!strcmp(argv[i], "--hostname") && i + 1 < argc) hostname = argv[++i];
     else if (!strcmp(argv[i], "--mnt") && i + 1 < argc) mnt = argv[++i];
     else if (!strcmp(argv[i], "--lower") && i + 1 < argc && nlowers < MAX_LOWERS) lowers[nlowers++] = argv[++i];
@@ -283,7 +286,7 @@ int main(int argc, char **argv) {
   }
   if (!mnt || i + 1 >= argc) {
     errno = EINVAL;
-    die("usage: sandbox-run [--userns] [--linux32] [--copy] [--hostname NAME] --mnt DIR [--lower DIR]... -- PROGRAM [ARG]...");
+    die("usage: sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--hostname NAME] --mnt DIR [--lower DIR]... -- PROGRAM [ARG]...");
   }
   char **guest_argv = argv + i + 1;
   if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) die("status fd 3 is not open");
@@ -317,6 +320,8 @@ int main(int argc, char **argv) {
     if (sethostname(hostname, strlen(hostname)) < 0) die("sethostname");
     loopback_up();
     enter_root(root);
+    /* --pid1: the guest itself is pid 1, as a container engine starts an image's command. */
+    if (guest_pid1) exec_guest(guest_argv, linux32);
     int status = 0;
     run_init(rename_to_init(argc, argv, guest_argv), linux32, &status);
     if (WIFSIGNALED(status)) {
@@ -344,5 +349,6 @@ int main(int argc, char **argv) {
     report("signal %d", WTERMSIG(status));
     return 128 + WTERMSIG(status);
   }
+  if (guest_pid1) report("exit %d", WEXITSTATUS(status));
   return WEXITSTATUS(status);
 }

@@ -1,0 +1,27 @@
+// Runs one case in its image: the one mapping from a case's data to the sandbox's options.
+import type { TestCase } from './case.ts';
+import type { Isa } from './isa.ts';
+import { runInSandbox, type SandboxRunResult } from './sandbox/index.ts';
+import { judge } from './verdict.ts';
+
+export function runCase(testCase: TestCase, target: { rootfs: string; isa: Isa }, timeoutMs: number, signal?: AbortSignal): Promise<SandboxRunResult> {
+  return runInSandbox({
+    rootfs: target.rootfs,
+    isa: target.isa,
+    argv: testCase.argv,
+    stdin: testCase.stdin,
+    files: testCase.files,
+    hostFiles: testCase.hostFiles,
+    env: testCase.env,
+    timeoutMs,
+    emptyRoot: testCase.emptyRoot,
+    guestIsPid1: testCase.pid1,
+    signal,
+  });
+}
+
+/** Runs a case once and judges it: why it failed, or undefined when it passed. */
+export async function caseFailure(testCase: TestCase, target: { rootfs: string; isa: Isa }, baseTimeoutSeconds = 30): Promise<string | undefined> {
+  const timeoutMs = (testCase.timeoutSeconds ?? baseTimeoutSeconds) * target.isa.timeoutMultiplier * 1000;
+  return judge(testCase, await runCase(testCase, target, timeoutMs), timeoutMs).message;
+}

@@ -1,0 +1,44 @@
+// One case per applet: `busybox <applet> --help` must print usage and die of no signal.
+// BusyBox prints usage for a lone --help before the applet's main runs
+// (libbb/appletlib.c show_usage_if_dash_dash_help), so no applet reads stdin, blocks or acts
+// on the system; the exceptions below are the applets that skip that check.
+import type { TestCase } from '../../case.ts';
+
+/** Usage goes to stderr: the case folds it into stdout, where expectations look. */
+const HELP_SCRIPT = 'exec busybox "$0" --help </dev/null 2>&1';
+
+/** What an applet without the --help check prints (POSIX: `test --help` is an ordinary operand). */
+export const HELP_EXCEPTIONS: Readonly<Record<string, { stdout?: string; stdoutMatches?: string }>> = {
+  test: { stdout: '' },
+  true: { stdout: '' },
+  false: { stdout: '' },
+  echo: { stdout: '--help\n' },
+  // BusyBox 1.35 has no usage text for the bracket forms; 1.36 skips the check and complains.
+  '[': { stdoutMatches: '^(BusyBox v[^\\n]* multi-call binary\\.\\n\\nNo help available\\n|\\[: missing \\]\\n)$' },
+  '[[': { stdoutMatches: '^(BusyBox v[^\\n]* multi-call binary\\.\\n\\nNo help available\\n|\\[\\[: missing \\]\\]\\n)$' },
+};
+
+export function helpCaseName(applet: string): string {
+  return `applet ${applet} --help`;
+}
+
+/** The banner, then either the applet's usage or BusyBox's note that it has none. */
+export function usagePattern(applet: string): string {
+  const name = applet.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return `^BusyBox v\\d+\\.\\d+\\.\\d+[^\\n]* multi-call binary\\.\\n\\n(Usage: ${name}( |\\n|$)|No help available\\n$)`;
+}
+
+export function helpCase(applet: string, suite: string): TestCase {
+  const exception = HELP_EXCEPTIONS[applet];
+  return {
+    name: helpCaseName(applet),
+    suite,
+    argv: ['/bin/sh', '-c', HELP_SCRIPT, applet],
+    expect: {
+      anyExitCode: true,
+      ...(exception ?? { stdoutMatches: usagePattern(applet) }),
+    },
+    // The banner names the build date, so only the verdict is comparable across ISAs.
+    crossIsa: false,
+  };
+}
