@@ -89,7 +89,48 @@ export function buildProgram(setExit: (code: number) => void): Command {
       return buildImagesCommand({ arches: parseArches(opts.arch), jobs: opts.jobs ?? availableParallelism(), sourcesDir: opts.sources });
     }));
 
+  const filterOptions = (command: Command) =>
+    command
+      .addOption(archOption())
+      .option('-s, --suite <name>', 'suite to run: image, busybox, musl, static; repeat or comma-separate', collect)
+      .option('-i, --image <name>', 'image (by its name in the matrix) to run; repeat or comma-separate', collect)
+      .option('-g, --grep <pattern>', 'only cases whose <suite>/<case> or ISA contains this (case-insensitive), or matches /regex/');
+  const filtersOf = (opts: FilterFlags) => ({ arches: opts.arch, suites: opts.suite, images: opts.image, grep: opts.grep });
+
+  filterOptions(
+    program
+      .command('list')
+      .description('Print the cases a matrix expands to (ISA x image x suite x test) without running any; default matrix: matrices/default.yaml.')
+      .argument('[matrix]', 'matrix file'),
+  ).action(act(async (matrixPath: string | undefined, opts: FilterFlags) => {
+    const { listCommand } = await import('./commands/run.ts');
+    return listCommand(matrixPath, filtersOf(opts));
+  }));
+
+  filterOptions(
+    program
+      .command('run')
+      .description('Boot every image of a matrix for each ISA under qemu-user, run its suites in parallel and write JUnit and JSON; builds missing images first. Default matrix: matrices/default.yaml.')
+      .argument('[matrix]', 'matrix file'),
+  )
+    .option('-j, --jobs <n>', 'cases run at once (default: the matrix, else the number of cores)', parsePositiveInt)
+    .option('--fail-fast', 'stop starting cases after the first failure')
+    .option('--junit <file>', 'JUnit XML path (default: reports/<run>/junit.xml)')
+    .option('--json <file>', 'results JSON path (default: reports/<run>/results.json)')
+    .option('-q, --quiet', 'no progress, only the summary')
+    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; quiet?: boolean }) => {
+      const { runCommand } = await import('./commands/run.ts');
+      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false });
+    }));
+
   return program;
+}
+
+interface FilterFlags {
+  arch?: string[];
+  suite?: string[];
+  image?: string[];
+  grep?: string;
 }
 
 /** Runs the CLI and returns the exit code (0 all good, 1 tests failed, 2 bad usage, input or host). */

@@ -23,6 +23,8 @@ export interface CaseResult {
   message?: string;
   /** True when a retry was needed to pass. */
   flaky: boolean;
+  /** The case asks for its output in reports even when it passes (static suite). */
+  attachOutput?: boolean;
   /** Set when the case is on the matrix's known-failures list, whatever its verdict. */
   knownFailure?: { reason: string; link?: string };
   attempts: Attempt[];

@@ -75,6 +75,7 @@ function extrasFor(result: CaseResult): CaseExtras {
         ...(isUnexpectedPass(result) ? [`unexpectedly passing: listed as a known failure (${knownFailureText(result)})`] : []),
         ...(result.flaky ? [`flaky: passed after ${result.attempts.length} attempts`, ...result.attempts.map(describeAttempt)] : []),
       ];
+      if (result.attachOutput) return { ...output(), ...(notes.length && { systemOut: [...notes, truncateOutput(last?.stdout ?? '')].join('\n') }) };
       return notes.length ? { systemOut: notes.join('\n') } : {};
     }
     case 'skipped':
