@@ -1,0 +1,49 @@
+// `harness build-images`: builds the images with a status line per ISA, then prints where
+// each output is.
+import logUpdate from 'log-update';
+import { buildImages } from '../../images/build.ts';
+import { EXIT_OK } from '../errors.ts';
+import type { Isa } from '../isa.ts';
+
+export interface BuildImagesCommandOptions {
+  arches: Isa[];
+  jobs: number;
+  sourcesDir?: string;
+}
+
+function formatBytes(bytes: number): string {
+  return `${(bytes / 1_000_000).toFixed(2)} MB`;
+}
+
+export async function buildImagesCommand(options: BuildImagesCommandOptions): Promise<number> {
+  const live = process.stdout.isTTY && !process.env.CI;
+  const stages = new Map(options.arches.map((isa) => [isa.name, 'waiting']));
+  const started = Date.now();
+  const render = () => logUpdate([...stages].map(([name, stage]) => `${name.padEnd(9)} ${stage}`).join('\n'));
+  const abort = new AbortController();
+  const onSigint = () => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onSigint);
+  try {
+    const result = await buildImages({
+      arches: options.arches,
+      jobs: options.jobs,
+      sourcesDir: options.sourcesDir,
+      signal: abort.signal,
+      onProgress: (isa, stage) => {
+        stages.set(isa.name, stage);
+        if (live) render();
+        else console.log(`[${isa.name}] ${stage}`);
+      },
+    });
+    if (live) logUpdate.done();
+    for (const isa of options.arches) {
+      const image = result.images[isa.name]!;
+      console.log(`${isa.name.padEnd(9)} ${image.cached ? 'cached' : 'built '} ${formatBytes(image.manifest.sizes.rootfsTarGz)}  ${image.rootfsTarGz}`);
+    }
+    console.log(`OCI layout: ${result.ociLayout}`);
+    console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return EXIT_OK;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
