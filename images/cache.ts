@@ -1,11 +1,9 @@
 // Cache entries that appear whole or not at all: built in a temp dir beside their final
 // place and renamed into it; the temp dir is removed on any error or abort.
 import { createHash } from 'node:crypto';
-import { access, chmod, mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, chmod, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { makeCacheTempDir } from '../harness/cache-temp.ts';
 import { dirname, join, relative } from 'node:path';
-
-/** Temp dirs start with this and then the owner's pid, so a listing can tell them from finished entries. */
-export const TEMP_PREFIX = '.tmp-';
 
 export function shortHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
@@ -24,31 +22,12 @@ export async function hashTree(dir: string, include: (relativePath: string) => b
   return hashes;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Removes temp dirs left in parent by processes that died before they could clean up (SIGKILL, crash). */
-export async function removeStaleTempDirs(parent: string): Promise<void> {
-  for (const name of await readdir(parent).catch(() => [] as string[])) {
-    const pid = name.startsWith(TEMP_PREFIX) ? /^(\d+)-/.exec(name.slice(TEMP_PREFIX.length))?.[1] : undefined;
-    if (pid && !isAlive(Number(pid))) await rm(join(parent, name), { recursive: true, force: true });
-  }
-}
-
 /**
  * Runs fill(tempDir, finalDir) and renames the temp dir to finalDir. If another process
  * published finalDir first, its entry wins and ours is dropped.
  */
 export async function publishAtomically(finalDir: string, fill: (tempDir: string) => Promise<void>): Promise<void> {
-  await mkdir(dirname(finalDir), { recursive: true });
-  await removeStaleTempDirs(dirname(finalDir));
-  const tempDir = await mkdtemp(join(dirname(finalDir), `${TEMP_PREFIX}${process.pid}-`));
+  const tempDir = await makeCacheTempDir(dirname(finalDir), 'build');
   try {
     await fill(tempDir);
     // mkdtemp's 0700 would hide the entry from unprivileged readers (rootless sandboxes).

@@ -2,12 +2,14 @@
 // `apt-get source --download-only`, and always checked against their sha256 before use.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { $ } from 'zx';
 import { HarnessError } from '../harness/errors.ts';
 import { cacheRoot } from '../harness/paths.ts';
-import { exists, TEMP_PREFIX } from './cache.ts';
+import { makeCacheTempDir } from '../harness/cache-temp.ts';
+import { aptDebSrcEntries } from '../harness/host/probe.ts';
+import { exists } from './cache.ts';
 
 export interface PinnedSource {
   name: 'busybox' | 'musl';
@@ -55,23 +57,12 @@ async function verify(source: PinnedSource, path: string): Promise<void> {
   }
 }
 
-async function hasDebSrc(): Promise<boolean> {
-  const files = ['/etc/apt/sources.list'];
-  const dir = '/etc/apt/sources.list.d';
-  if (await exists(dir)) files.push(...(await readdir(dir)).map((f) => join(dir, f)));
-  for (const file of files) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    if (/^\s*deb-src\s/m.test(text) || /^Types:.*\bdeb-src\b/m.test(text)) return true;
-  }
-  return false;
-}
-
 /** Downloads the missing sources into a temp dir beside them; only verified files are moved in. */
 async function fetchSources(missing: PinnedSource[], sourcesDir: string): Promise<void> {
-  if (!(await hasDebSrc())) {
+  if ((await aptDebSrcEntries()).length === 0) {
     throw new HarnessError(`apt has no deb-src line to fetch ${missing.map((s) => s.file).join(', ')}; run \`harness setup\` or add \`${DEB_SRC_LINE}\` to /etc/apt/sources.list.d/ and run apt-get update`);
   }
-  const fetchDir = await mkdtemp(join(sourcesDir, `${TEMP_PREFIX}${process.pid}-fetch-`));
+  const fetchDir = await makeCacheTempDir(sourcesDir, 'fetch');
   try {
     const packages = missing.map((s) => s.debianPackage);
     const result = await $({ cwd: fetchDir, quiet: true, nothrow: true })`apt-get source --download-only ${packages}`;

@@ -4,6 +4,8 @@ import { access, cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { HarnessError } from '../harness/errors.ts';
 import type { Isa } from '../harness/isa.ts';
+import { compilerPackage, uapiHeadersPackage } from '../harness/host/packages.ts';
+import { hostDistro } from '../harness/host/probe.ts';
 import { run } from './run.ts';
 
 export interface Toolchain {
@@ -25,20 +27,19 @@ function uapiIncludeDir(isa: Isa): string {
   return `/usr/${isa.gccTriplet}/include`;
 }
 
-/** Debian's package of the kernel headers for a cross toolchain. */
-function uapiPackage(isa: Isa): string {
-  return `linux-libc-dev-${isa.debianArch}-cross`;
-}
-
 /** Checks that the ISA's cross compiler and kernel headers are installed; fails before any work. */
 export async function findCrossCompiler(isa: Isa): Promise<CrossCompiler> {
   const gcc = `${isa.gccTriplet}-gcc`;
   const version = await run([gcc, '--version']).then((out) => out.split('\n')[0]?.trim() ?? '', () => undefined);
-  if (!version) throw new HarnessError(`${isa.name}: cross compiler ${gcc} not found; run \`harness setup\` or \`apt-get install ${isa.gccPackage}\``);
+  if (!version) {
+    const host = await hostDistro();
+    const pkg = host ? compilerPackage(isa, host) : isa.gccPackage;
+    throw new HarnessError(`${isa.name}: cross compiler ${gcc} not found; run \`harness setup\` or \`apt-get install ${pkg}\``);
+  }
   for (const dir of UAPI_HEADER_DIRS) {
     const path = join(uapiIncludeDir(isa), dir);
     if (!(await access(path).then(() => true, () => false))) {
-      throw new HarnessError(`${isa.name}: Linux headers ${path} not found; run \`harness setup\` or \`apt-get install ${uapiPackage(isa)}\``);
+      throw new HarnessError(`${isa.name}: Linux headers ${path} not found; run \`harness setup\` or \`apt-get install ${uapiHeadersPackage(isa)}\``);
     }
   }
   return { gcc, version };

@@ -17,7 +17,7 @@ import { ensureHandlers } from '../harness/host/binfmt.ts';
 import { type Isa, isaByName } from '../harness/isa.ts';
 import { cacheRoot } from '../harness/paths.ts';
 import { type BuildResult, buildImages, findBuiltImage, toolchainFor } from '../images/build.ts';
-import { TEMP_PREFIX } from '../images/cache.ts';
+import { TEMP_PREFIX } from '../harness/cache-temp.ts';
 import { MULTI_PLATFORM_TAG, OCI_MEDIA, REF_NAME } from '../images/oci.ts';
 import { SOURCES } from '../images/sources.ts';
 

@@ -2,7 +2,8 @@
 // built in a temp dir beside it and renamed into place, so readers only ever see complete
 // entries. Within a process concurrent requests share one promise; across processes the
 // first rename wins and the loser removes its copy.
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { makeCacheTempDir } from '../cache-temp.ts';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
 import type { SkippedMember } from './extract.ts';
@@ -23,7 +24,6 @@ export interface CachedImage extends ImageRecord {
 }
 
 const RECORD = 'image.json';
-const TEMP_PREFIX = '.tmp-';
 const inflight = new Map<string, Promise<CachedImage>>();
 
 export function imagesDir(cacheDir: string): string {
@@ -32,10 +32,7 @@ export function imagesDir(cacheDir: string): string {
 
 /** A private scratch dir inside the cache (same filesystem, so renames are atomic); swept if its process dies. */
 export async function makeTempDir(cacheDir: string, purpose: string): Promise<string> {
-  const parent = imagesDir(cacheDir);
-  await mkdir(parent, { recursive: true });
-  await sweepDeadTempDirs(parent);
-  return mkdtemp(join(parent, `${TEMP_PREFIX}${purpose}-${process.pid}-`));
+  return makeCacheTempDir(imagesDir(cacheDir), purpose);
 }
 
 /**
@@ -76,23 +73,6 @@ async function readRecord(dir: string): Promise<CachedImage | undefined> {
   const text = await readFile(join(dir, RECORD), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   return { ...(JSON.parse(text) as ImageRecord), rootfs: join(dir, 'rootfs'), origin: 'cache' };
-}
-
-/** Removes temp dirs whose creating process is gone (killed mid-extraction). */
-async function sweepDeadTempDirs(parent: string): Promise<void> {
-  for (const name of await readdir(parent)) {
-    const pid = Number(/^\.tmp-.+-(\d+)-[^-]+$/.exec(name)?.[1]);
-    if (pid && !isAlive(pid)) await removeTree(join(parent, name));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** rm -rf that also works without root on trees holding read-only directories (rootfs modes are kept). */

@@ -1,0 +1,31 @@
+// Temp dirs inside the cache, beside the entry they become (same filesystem, so the final
+// rename is atomic). Their names carry the owner's pid, so a later run removes the ones
+// whose process died before it could clean up (SIGKILL, crash).
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const TEMP_PREFIX = '.tmp-';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temp dirs in parent whose creating process is gone. */
+export async function removeStaleTempDirs(parent: string): Promise<void> {
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    const pid = name.startsWith(TEMP_PREFIX) ? /^(\d+)-/.exec(name.slice(TEMP_PREFIX.length))?.[1] : undefined;
+    if (pid && !isAlive(Number(pid))) await rm(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+/** A fresh `.tmp-<pid>-<label>-XXXXXX` dir in parent (created if needed), after sweeping dead ones. */
+export async function makeCacheTempDir(parent: string, label: string): Promise<string> {
+  await mkdir(parent, { recursive: true });
+  await removeStaleTempDirs(parent);
+  return mkdtemp(join(parent, `${TEMP_PREFIX}${process.pid}-${label}-`));
+}
