@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { EXIT_BAD_INPUT, EXIT_OK, HarnessError } from './errors.ts';
 import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
+import { harnessVersion } from './paths.ts';
 
 function parseArches(values: string[] | undefined): Isa[] {
   if (!values?.length) return [...ISAS];
@@ -25,6 +26,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const act = <A extends unknown[]>(run: (...args: A) => Promise<number>) => async (...args: A) => setExit(await run(...args));
   const program = new Command('harness')
     .description('Boot Alpine-style musl + BusyBox images for every ISA under qemu-user and binfmt_misc, run suites, write JUnit.')
+    .version(harnessVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 

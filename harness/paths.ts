@@ -1,4 +1,5 @@
 // Where the harness keeps what outlives a run: outside the repo, so a clean clone reuses it.
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,4 +11,11 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.HARNESS_CACHE) return resolve(env.HARNESS_CACHE);
   return join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'alpine-qemu-harness');
+}
+
+let version: string | undefined;
+/** The harness's version, from package.json. */
+export function harnessVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
 }

@@ -12,7 +12,7 @@ import { loadMatrix } from './matrix/load.ts';
 import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
 import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
 import { applyCrossIsaOracle } from './oracle.ts';
-import { REPO_ROOT } from './paths.ts';
+import { harnessVersion, REPO_ROOT } from './paths.ts';
 import { writeJunit } from './report/junit.ts';
 import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
@@ -313,7 +313,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const runResults: RunResults = {
     schemaVersion: 1,
     properties: {
-      harnessVersion: await harnessVersion(),
+      harnessVersion: harnessVersion(),
       kernel: release(),
       hostMachine: machine(),
       startedAt: started.toISOString(),
@@ -337,10 +337,4 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   await writeJunit(runResults, junitPath);
   await writeResultsJson(runResults, jsonPath);
   return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, exitCode: exitCodeFor(runResults) };
-}
-
-let version: string | undefined;
-async function harnessVersion(): Promise<string> {
-  version ??= (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  return version;
 }

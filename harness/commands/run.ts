@@ -3,7 +3,7 @@ import type { PlanFilters } from '../matrix/plan.ts';
 import { formatJobList } from '../matrix/list.ts';
 import { progressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
-import { EXIT_OK } from '../errors.ts';
+import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
 import { prepareRun, runMatrix } from '../run.ts';
 
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
@@ -40,6 +40,10 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     });
     console.log(formatSummaryTable(outcome.summary));
     console.log(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}`);
+    if (abort.signal.aborted) {
+      console.error('harness: interrupted; the reports hold what ran before the stop');
+      return EXIT_INTERRUPTED;
+    }
     return outcome.exitCode;
   } finally {
     process.removeListener('SIGINT', onSigint);
