@@ -202,22 +202,22 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
   const built = await builtImages(needsBuild, options);
   const unbuilt = needsBuild.filter((isa) => !built[isa.name]).map((isa) => isa.name);
 
-  // Each image x ISA once: extract (cached by digest), check its ELF, list its applets.
-  const images = new Map<string, PreparedImage>();
-  const checks: CaseResult[] = [];
-  const cases: PlannedCase[] = [];
-  for (const job of plan.jobs) {
-    const key = `${job.image.name}/${job.isa.name}`;
-    if (job.ref.kind === 'built' && !built[job.isa.name]) continue;
-    if (!images.has(key)) {
-      const { image, check } = await prepareImageFor(job, built, options);
-      images.set(key, image);
-      checks.push(check);
-    }
-    const image = images.get(key)!;
-    const suiteCases = await SUITES[job.suite.name].cases({ isa: job.isa, image: image.facts, toolchain: built[job.isa.name]?.toolchain, settings: job.settings });
-    cases.push(...expandCases(job, suiteCases, filters));
-  }
+  // Each image x ISA once, all at once: extract (cached by digest), check its ELF, list its applets.
+  const runnable = plan.jobs.filter((job) => job.ref.kind !== 'built' || built[job.isa.name]);
+  const firstJobs = [...new Map(runnable.map((job) => [`${job.image.name}/${job.isa.name}`, job])).entries()];
+  const preparedImages = await Promise.all(firstJobs.map(async ([key, job]) => [key, await prepareImageFor(job, built, options)] as const));
+  const images = new Map(preparedImages.map(([key, { image }]) => [key, image]));
+  const checks = preparedImages.map(([, { check }]) => check);
+
+  // Each job's cases (the musl suite compiles its probes here, cached), jobs side by side.
+  const perJob = await Promise.all(
+    runnable.map(async (job) => {
+      const image = images.get(`${job.image.name}/${job.isa.name}`)!;
+      const suiteCases = await SUITES[job.suite.name].cases({ isa: job.isa, image: image.facts, toolchain: built[job.isa.name]?.toolchain, settings: job.settings });
+      return expandCases(job, suiteCases, filters);
+    }),
+  );
+  const cases = perJob.flat();
   return { matrix, plan, isas, images, checks, cases: interleaveByIsa(cases), unbuilt };
 }
 
@@ -271,7 +271,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
             if (abort.aborted) return undefined;
             throw error;
           });
-          if (!attempt) return { attempt: interrupted, judgement: { passed: false, message: 'interrupted (the run was stopped)' } };
+          if (!attempt) return { attempt: interrupted, judgement: { passed: false } };
           return { attempt, judgement: judge(p.testCase, attempt, p.timeoutMs) };
         },
       })),
@@ -284,6 +284,11 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
         onSettled: (job, outcomes) => {
           const p = byId.get(job.id)!;
           const last = outcomes[outcomes.length - 1]!;
+          // Cut off by Ctrl-C: reported below as not run, not as a failure of the case.
+          if (last.attempt === interrupted) {
+            startedAt.delete(job.id);
+            return;
+          }
           record({
             ...baseResult(p, imageOf(p).facts),
             verdict: last.judgement.passed ? 'passed' : 'failed',

@@ -22,7 +22,8 @@ export async function buildImagesCommand(options: BuildImagesCommandOptions): Pr
   const render = () => logUpdate([...stages].map(([name, stage]) => `${name.padEnd(9)} ${stage}`).join('\n'));
   const abort = new AbortController();
   const onSigint = () => abort.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   try {
     const result = await buildImages({
       arches: options.arches,
@@ -45,5 +46,6 @@ export async function buildImagesCommand(options: BuildImagesCommandOptions): Pr
     return EXIT_OK;
   } finally {
     process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigint);
   }
 }

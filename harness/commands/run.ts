@@ -28,8 +28,8 @@ export interface RunCommandOptions {
 export async function runCommand(options: RunCommandOptions): Promise<number> {
   const abort = new AbortController();
   const onSigint = () => abort.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
-  process.once('SIGTERM', onSigint);
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   try {
     const mode = progressMode(process.env, Boolean(process.stderr.isTTY), options.quiet);
     const outcome = await runMatrix({

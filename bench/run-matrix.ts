@@ -1,0 +1,101 @@
+// Benchmark (not a test): the default matrix through the harness, against the floor of the
+// same guest commands run by a bare `xargs -P <cores>` of `chroot` calls, in one run.
+//
+//   npx tsx bench/run-matrix.ts [matrix]      (default: matrices/default.yaml)
+//
+// The floor gets every advantage: one pre-staged copy of each rootfs with every case's files
+// already in place, no namespaces, no overlay, no timeouts, no output capture, no reports.
+// Images are built and probes compiled before either is timed, so both time running only.
+import { availableParallelism } from 'node:os';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
+import { DEFAULT_MATRIX, prepareRun, runMatrix } from '../harness/run.ts';
+import type { PlannedCase } from '../harness/matrix/plan.ts';
+import { DEFAULT_GUEST_ENV } from '../harness/sandbox/index.ts';
+
+const TARGET_RATIO = 1.15;
+const TARGET_SECONDS = 300;
+
+const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/** The floor's command for one case: env, personality and CPU model as the sandbox gives them. */
+function floorCommand(root: string, planned: PlannedCase, stdinFile: string | undefined): string {
+  const { isa } = planned.job;
+  const env = { ...DEFAULT_GUEST_ENV, ...(isa.qemuCpu && { QEMU_CPU: isa.qemuCpu }), ...planned.testCase.env };
+  const words = [
+    'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    ...(isa.personality === 'linux32' ? ['setarch', 'linux32'] : []),
+    'chroot', root, ...planned.testCase.argv,
+  ];
+  return `${words.map(quote).join(' ')} <${stdinFile ? quote(stdinFile) : '/dev/null'} >/dev/null 2>&1`;
+}
+
+async function stageFloor(cases: PlannedCase[], rootfsOf: (p: PlannedCase) => string, scratch: string): Promise<string[]> {
+  const roots = new Map<string, string>();
+  const commands: string[] = [];
+  for (const [index, planned] of cases.entries()) {
+    const key = `${planned.job.image.name}-${planned.job.isa.name}`;
+    let root = roots.get(key);
+    if (!root) {
+      root = join(scratch, key);
+      await cp(rootfsOf(planned), root, { recursive: true, verbatimSymlinks: true });
+      await mkdir(join(root, 'proc'), { recursive: true });
+      roots.set(key, root);
+    }
+    for (const file of planned.testCase.files ?? []) {
+      await mkdir(join(root, dirname(file.path)), { recursive: true });
+      await writeFile(join(root, file.path), Buffer.from(file.content, file.encoding === 'base64' ? 'base64' : 'utf8'), { mode: file.mode ?? 0o644 });
+    }
+    for (const [guest, host] of Object.entries(planned.testCase.hostFiles ?? {})) {
+      await mkdir(join(root, dirname(guest)), { recursive: true });
+      await cp(host, join(root, guest));
+    }
+    let stdinFile: string | undefined;
+    if (planned.testCase.stdin !== undefined) {
+      stdinFile = join(scratch, `stdin-${index}`);
+      await writeFile(stdinFile, planned.testCase.stdin);
+    }
+    commands.push(floorCommand(root, planned, stdinFile));
+  }
+  return commands;
+}
+
+async function main(): Promise<void> {
+  const matrixPath = process.argv[2] ?? DEFAULT_MATRIX;
+  const cores = availableParallelism();
+  console.log(`matrix ${matrixPath}, ${cores} cores`);
+
+  const warmStart = Date.now();
+  const prepared = await prepareRun({ matrixPath, build: true });
+  console.log(`images built or found, probes compiled: ${((Date.now() - warmStart) / 1000).toFixed(1)} s (not counted)`);
+  const runnable = prepared.cases.filter((p) => !p.testCase.skip && !prepared.images.get(`${p.job.image.name}/${p.job.isa.name}`)!.blocked);
+
+  const scratch = await mkdtemp(join(tmpdir(), 'bench-floor-'));
+  try {
+    const rootfsOf = (p: PlannedCase) => prepared.images.get(`${p.job.image.name}/${p.job.isa.name}`)!.facts.rootfs;
+    const commands = await stageFloor(runnable, rootfsOf, scratch);
+    const listFile = join(scratch, 'commands.txt');
+    await writeFile(listFile, commands.join('\n') + '\n');
+
+    const harnessStart = Date.now();
+    const outcome = await runMatrix({ matrixPath, progress: 'quiet', junitPath: join(scratch, 'junit.xml'), jsonPath: join(scratch, 'results.json') });
+    const harnessSeconds = (Date.now() - harnessStart) / 1000;
+
+    const floorStart = Date.now();
+    await execa('xargs', ['-a', listFile, '-d', '\n', '-P', String(cores), '-n', '1', 'sh', '-c'], { reject: false });
+    const floorSeconds = (Date.now() - floorStart) / 1000;
+
+    const totals = outcome.summary.totals;
+    const ratio = harnessSeconds / floorSeconds;
+    console.log(`cases run: ${runnable.length} (${totals.passed} passed, ${totals.failed} failed, ${totals.known} known failures, ${totals.skipped} skipped)`);
+    console.log(`harness run:            ${harnessSeconds.toFixed(1)} s  (target: under ${TARGET_SECONDS} s) ${harnessSeconds < TARGET_SECONDS ? 'OK' : 'MISSED'}`);
+    console.log(`xargs -P ${cores} chroot floor: ${floorSeconds.toFixed(1)} s`);
+    console.log(`ratio harness/floor:    ${ratio.toFixed(2)}x  (target: within ${TARGET_RATIO}x) ${ratio <= TARGET_RATIO ? 'OK' : 'MISSED'}`);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+await main();
