@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { buildImages, findBuiltImage, type BuiltImage } from '../images/build.ts';
 import type { TestCase } from './case.ts';
 import { HarnessError } from './errors.ts';
-import { ensureHandlers, qemuVersion } from './host/binfmt.ts';
+import { ensureHandlers, qemuVersion, type HandlerStatus } from './host/binfmt.ts';
 import type { Isa } from './isa.ts';
 import { loadMatrix } from './matrix/load.ts';
 import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
@@ -134,6 +134,8 @@ export interface PreparedRun {
   matrix: Matrix;
   plan: Plan;
   isas: Isa[];
+  /** Which binfmt handler runs each ISA (empty for list, which registers none). */
+  handlers: HandlerStatus[];
   images: Map<string, PreparedImage>;
   /** The ISA check of each image, as results (suite image). */
   checks: CaseResult[];
@@ -195,7 +197,8 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
   const filters = options.filters ?? {};
   const plan = planJobs(matrix, filters);
   const isas = [...new Map(plan.jobs.map((job) => [job.isa.name, job.isa])).values()];
-  if (options.build) await ensureHandlers(isas);
+  // A run registers missing handlers; list changes nothing on the host and uses what is there.
+  const handlers = options.build ? await ensureHandlers(isas) : [];
 
   // Our images and toolchains, for every ISA whose jobs use the built image or compile probes.
   const needsBuild = isas.filter((isa) => plan.jobs.some((job) => job.isa === isa && (job.ref.kind === 'built' || job.suite.name === 'musl')));
@@ -218,14 +221,13 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
     }),
   );
   const cases = perJob.flat();
-  return { matrix, plan, isas, images, checks, cases: interleaveByIsa(cases), unbuilt };
+  return { matrix, plan, isas, handlers, images, checks, cases: interleaveByIsa(cases), unbuilt };
 }
 
 export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const started = new Date();
   const signal = options.signal;
-  const { matrix, plan, isas, images, checks, cases: ordered } = await prepareRun({ ...options, build: true });
-  const handlers = await ensureHandlers(isas);
+  const { matrix, plan, isas, handlers, images, checks, cases: ordered } = await prepareRun({ ...options, build: true });
   const concurrency = options.jobs ?? (matrix.jobs === 'auto' ? availableParallelism() : matrix.jobs);
   const results: CaseResult[] = [...checks];
   const byId = new Map(ordered.map((p, index) => [String(index), p]));
