@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { DEFAULT_MATRIX, prepareRun, runMatrix } from '../harness/run.ts';
+import { caseFileBytes } from '../harness/case.ts';
 import type { PlannedCase } from '../harness/matrix/plan.ts';
 import { DEFAULT_GUEST_ENV } from '../harness/sandbox/index.ts';
 
@@ -55,7 +56,7 @@ async function stageFloor(cases: PlannedCase[], rootfsOf: (p: PlannedCase) => st
     }
     for (const file of planned.testCase.files ?? []) {
       await mkdir(join(root, dirname(file.path)), { recursive: true });
-      await writeFile(join(root, file.path), Buffer.from(file.content, file.encoding === 'base64' ? 'base64' : 'utf8'), { mode: file.mode ?? 0o644 });
+      await writeFile(join(root, file.path), caseFileBytes(file), { mode: file.mode ?? 0o644 });
     }
     for (const [guest, host] of Object.entries(planned.testCase.hostFiles ?? {})) {
       await mkdir(join(root, dirname(guest)), { recursive: true });

@@ -42,3 +42,8 @@ export interface TestCase {
   /** Report the output even when the case passes (a user's own binaries). */
   attachOutput?: boolean;
 }
+
+/** The bytes a case file holds. */
+export function caseFileBytes(file: CaseFile): Buffer {
+  return Buffer.from(file.content, file.encoding === 'base64' ? 'base64' : 'utf8');
+}

@@ -24,7 +24,7 @@ import { constants as osConstants, machine, tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
-import type { CaseFile } from '../case.ts';
+import { caseFileBytes, type CaseFile } from '../case.ts';
 import { HarnessError } from '../errors.ts';
 import { type Isa, runsNatively } from '../isa.ts';
 import { sandboxHost } from './helper.ts';
@@ -186,7 +186,7 @@ async function stageFiles(opts: SandboxRunOptions): Promise<string | undefined> 
     await chmod(dir, 0o755);
     for (const file of opts.files ?? []) {
       const target = await stagingPath(dir, file.path);
-      await writeFile(target, Buffer.from(file.content, file.encoding === 'base64' ? 'base64' : 'utf8'));
+      await writeFile(target, caseFileBytes(file));
       await chmod(target, file.mode ?? 0o644);
     }
     for (const [guestPath, hostPath] of hostFiles) {
