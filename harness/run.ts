@@ -9,6 +9,7 @@ import { HarnessError } from './errors.ts';
 import { ensureHandlers, qemuVersion, type HandlerStatus } from './host/binfmt.ts';
 import type { Isa } from './isa.ts';
 import { loadMatrix } from './matrix/load.ts';
+import { readBusyboxVersion } from './rootfs/busybox-banner.ts';
 import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
 import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
 import { applyCrossIsaOracle } from './oracle.ts';
@@ -179,7 +180,9 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
   let blocked: string | undefined;
   try {
     await checkImageIsa(extracted.rootfs, job.isa, undefined, job.image.name);
-    facts.applets = await listApplets(extracted.rootfs, job.isa, options.signal);
+    const [applets, busyboxVersion] = await Promise.all([listApplets(extracted.rootfs, job.isa, options.signal), readBusyboxVersion(extracted.rootfs, job.isa, options.signal)]);
+    facts.applets = applets;
+    if (busyboxVersion) facts.busyboxVersion = busyboxVersion;
   } catch (error) {
     if (!(error instanceof ImageIsaMismatchError)) throw error;
     blocked = error.message;
@@ -274,7 +277,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
             throw error;
           });
           if (!attempt) return { attempt: interrupted, judgement: { passed: false } };
-          return { attempt, judgement: judge(p.testCase, attempt, p.timeoutMs) };
+          return { attempt, judgement: judge(p.testCase, attempt, p.timeoutMs, p.job.isa) };
         },
       })),
       {

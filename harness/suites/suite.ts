@@ -13,6 +13,8 @@ export interface ImageFacts {
   rootfs: string;
   /** What `busybox --list` printed inside the image (empty when there is no BusyBox). */
   applets: string[];
+  /** The version in the image's BusyBox banner ("1.35.0"), when it has one. */
+  busyboxVersion?: string;
   /** The image's default command (OCI config Cmd/Entrypoint; /bin/sh for ours). */
   defaultCmd: string[];
   /** Compressed size of the image's rootfs archive in bytes, when it came as one. */

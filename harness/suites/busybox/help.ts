@@ -12,20 +12,23 @@ export const HELP_EXCEPTIONS: Readonly<Record<string, { stdout?: string; stdoutM
   test: { stdout: '' },
   true: { stdout: '' },
   false: { stdout: '' },
-  echo: { stdout: '--help\n' },
-  // BusyBox 1.35 has no usage text for the bracket forms; 1.36 skips the check and complains.
-  '[': { stdoutMatches: '^(BusyBox v[^\\n]* multi-call binary\\.\\n\\nNo help available\\n|\\[: missing \\]\\n)$' },
-  '[[': { stdoutMatches: '^(BusyBox v[^\\n]* multi-call binary\\.\\n\\nNo help available\\n|\\[\\[: missing \\]\\]\\n)$' },
+  // Before 1.31 echo printed its usage.
+  echo: { stdoutMatches: '^(--help\\n|BusyBox v[^\\n]* multi-call binary\\.\\n\\nUsage: echo )' },
+  // BusyBox 1.35 has no usage text for the bracket forms (before 1.31: with a period); 1.36 skips the check and complains.
+  '[': { stdoutMatches: '^(BusyBox v[^\\n]* multi-call binary\\.\\n\\nNo help available\\.?\\n|\\[: missing \\]\\n)$' },
+  '[[': { stdoutMatches: '^(BusyBox v[^\\n]* multi-call binary\\.\\n\\nNo help available\\.?\\n|\\[\\[: missing \\]\\]\\n)$' },
+  // Builds that list busybox itself as an applet print its banner and copyright.
+  busybox: { stdoutMatches: '^BusyBox v[^\\n]* multi-call binary\\.\\n' },
 };
 
 export function helpCaseName(applet: string): string {
   return `applet ${applet} --help`;
 }
 
-/** The banner, then either the applet's usage or BusyBox's note that it has none. */
+/** The banner, then either the applet's usage or BusyBox's note that it has none (with a period before 1.31). */
 export function usagePattern(applet: string): string {
   const name = applet.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return `^BusyBox v\\d+\\.\\d+\\.\\d+[^\\n]* multi-call binary\\.\\n\\n(Usage: ${name}( |\\n|$)|No help available\\n$)`;
+  return `^BusyBox v\\d+\\.\\d+\\.\\d+[^\\n]* multi-call binary\\.\\n\\n(Usage: ${name}( |\\n|$)|No help available\\.?\\n$)`;
 }
 
 export function helpCase(applet: string, suite: string): TestCase {

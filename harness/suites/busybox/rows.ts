@@ -6,6 +6,7 @@ import { isAbsolute, posix } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import type { CaseFile, TestCase } from '../../case.ts';
 import { HarnessError } from '../../errors.ts';
+import { isVersionRange, versionSkipReason } from './version.ts';
 
 /** Every script starts here: rows may write files without cd'ing first. */
 export const ROW_WORKDIR = '/tmp';
@@ -25,6 +26,8 @@ export interface ScriptRow {
   exit: number;
   crossIsa: boolean;
   timeout?: number;
+  /** BusyBox versions the row holds for (semver range, e.g. '>=1.31'); any when absent. */
+  busybox?: string;
   /** file:line of the row, for messages. */
   at: string;
 }
@@ -34,7 +37,7 @@ export interface LoadRowsOptions {
   requireApplets?: boolean;
 }
 
-const ROW_KEYS = ['name', 'applet', 'applets', 'cmd', 'stdin', 'files', 'stdout', 'stdout_matches', 'exit', 'cross_isa', 'timeout'];
+const ROW_KEYS = ['name', 'applet', 'applets', 'busybox', 'cmd', 'stdin', 'files', 'stdout', 'stdout_matches', 'exit', 'cross_isa', 'timeout'];
 const FILE_KEYS = ['text', 'base64', 'mode'];
 
 /** Reads and validates a rows file. */
@@ -128,6 +131,8 @@ function parseRow(map: YAMLMap, file: string, lineOf: (node: Node | null | undef
   if (!Number.isInteger(exitValue) || (exitValue as number) < 0 || (exitValue as number) > 255) fail('exit', 'must be an integer 0-255');
   const crossIsa = values.get('cross_isa')?.value ?? true;
   if (typeof crossIsa !== 'boolean') fail('cross_isa', 'must be true or false');
+  const busybox = str('busybox', false);
+  if (busybox !== undefined && !isVersionRange(busybox)) fail('busybox', "must be a range of BusyBox versions, e.g. '>=1.31' or '>=1.31 <1.36'");
   const timeout = values.get('timeout')?.value;
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) fail('timeout', 'must be a positive number of seconds');
 
@@ -142,6 +147,7 @@ function parseRow(map: YAMLMap, file: string, lineOf: (node: Node | null | undef
     exit: exitValue as number,
     crossIsa: crossIsa as boolean,
     timeout: timeout as number | undefined,
+    ...(busybox !== undefined && { busybox: busybox.trim() }),
     at: `${file}:${rowLine}`,
   };
 }
@@ -176,8 +182,11 @@ export function missingApplets(needed: readonly string[], present: ReadonlySet<s
   return needed.filter((applet) => !present.has(applet));
 }
 
-/** Turns a row into a case of `suite`; skipped with a reason when an applet is missing. */
-export function rowToCase(row: ScriptRow, suite: string, present: ReadonlySet<string>): TestCase {
+/**
+ * Turns a row into a case of `suite`; skipped with a reason when an applet is missing or the
+ * image's BusyBox (when known) is outside the versions the row holds for.
+ */
+export function rowToCase(row: ScriptRow, suite: string, present: ReadonlySet<string>, busyboxVersion?: string): TestCase {
   const testCase: TestCase = {
     name: row.name,
     suite,
@@ -191,6 +200,8 @@ export function rowToCase(row: ScriptRow, suite: string, present: ReadonlySet<st
   if (row.files.length > 0) testCase.files = row.files;
   if (row.timeout !== undefined) testCase.timeoutSeconds = row.timeout;
   const missing = missingApplets(row.applets, present);
+  const outOfRange = versionSkipReason(row.busybox, busyboxVersion);
   if (missing.length > 0) testCase.skip = `applet ${missing.join(', ')} not in this BusyBox build`;
+  else if (outOfRange) testCase.skip = outOfRange;
   return testCase;
 }

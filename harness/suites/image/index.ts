@@ -72,7 +72,7 @@ export async function imageCases(ctx: SuiteContext): Promise<TestCase[]> {
   const unameMissing = missingApplets(['uname'], present);
   if (unameMissing.length > 0) unameCase.skip = `applet ${unameMissing.join(', ')} not in this BusyBox build`;
   return [
-    ...imageRows().map((row) => rowToCase(row, SUITE, present)),
+    ...imageRows().map((row) => rowToCase(row, SUITE, present, image.busyboxVersion)),
     findingsCase('/dev is empty in the image', dev.map((entry) => `/dev/${entry} ships in the image`)),
     image.applets.length > 0
       ? findingsCase('applet links name applets', await appletLinkProblems(image.rootfs, image.applets))
