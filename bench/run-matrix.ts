@@ -8,7 +8,7 @@
 // Images are built and probes compiled before either is timed, so both time running only.
 // Without namespaces the floor's cases touch the host: a few rename it (restored after),
 // bring lo up or pkill sleep. Run it on a machine where that is fine, as root.
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism, hostname, machine } from 'node:os';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { DEFAULT_MATRIX, prepareRun, runMatrix } from '../harness/run.ts';
 import { caseFileBytes } from '../harness/case.ts';
 import type { PlannedCase } from '../harness/matrix/plan.ts';
 import { DEFAULT_GUEST_ENV } from '../harness/sandbox/index.ts';
+import { guestLaunch } from '../harness/isa.ts';
 
 const TARGET_RATIO = 1.15;
 const TARGET_SECONDS = 300;
@@ -26,12 +27,13 @@ const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 /** The floor's command for one case: env, personality and CPU model as the sandbox gives them. */
 function floorCommand(root: string, planned: PlannedCase, stdinFile: string | undefined): string {
   const { isa } = planned.job;
-  const env = { ...DEFAULT_GUEST_ENV, ...(isa.qemuCpu && { QEMU_CPU: isa.qemuCpu }), ...planned.testCase.env };
+  const launch = guestLaunch(isa, machine());
+  const env = { ...DEFAULT_GUEST_ENV, ...launch.env, ...planned.testCase.env };
   const words = [
     'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
     // Bounded like the harness's cases, so a hung case cannot stall the floor.
     'timeout', '-s', 'KILL', `${Math.ceil(planned.timeoutMs / 1000)}`,
-    ...(isa.personality === 'linux32' ? ['setarch', 'linux32'] : []),
+    ...(launch.linux32 ? ['setarch', 'linux32'] : []),
     'chroot', root, ...planned.testCase.argv,
   ];
   return `${words.map(quote).join(' ')} <${stdinFile ? quote(stdinFile) : '/dev/null'} >/dev/null 2>&1`;

@@ -1,7 +1,7 @@
 // Reads the few ELF header facts that say which ISA a binary is for, and whether it is
 // static. Pure: works on a Buffer, so tests need no files.
-import { open } from 'node:fs/promises';
-import type { Endianness, Isa } from './isa.ts';
+import { open, readFile } from 'node:fs/promises';
+import type { ArmLevel, Endianness, Isa } from './isa.ts';
 
 export interface ElfFacts {
   class: 32 | 64;
@@ -74,9 +74,159 @@ export function elfMismatch(facts: ElfFacts, isa: Isa): string | undefined {
 }
 
 const MACHINE_NAMES: Record<number, string> = {
-  3: 'Intel 80386', 8: 'MIPS', 21: 'PowerPC64', 22: 'IBM S/390', 40: 'ARM', 62: 'x86-64', 183: 'AArch64', 243: 'RISC-V',
+  3: 'Intel 80386', 8: 'MIPS', 21: 'PowerPC64', 22: 'IBM S/390', 40: 'ARM', 62: 'x86-64', 183: 'AArch64', 243: 'RISC-V', 258: 'LoongArch',
 };
 
 export function machineName(machine: number): string {
   return MACHINE_NAMES[machine] ?? `machine ${machine}`;
+}
+
+// ARM build attributes (.ARM.attributes, "Addenda to, and Errata in, the ABI for the Arm
+// Architecture"): which CPU a binary was built for, as `readelf -A` shows it.
+const SHT_ARM_ATTRIBUTES = 0x70000003;
+const TAG_FILE = 1;
+const TAG_CPU_ARCH = 6;
+const TAG_THUMB_ISA_USE = 9;
+const TAG_FP_ARCH = 10;
+
+/** Tag_CPU_arch values, by number. */
+export const ARM_CPU_ARCHS = [
+  'Pre-v4', 'v4', 'v4T', 'v5T', 'v5TE', 'v5TEJ', 'v6', 'v6KZ', 'v6T2', 'v6K', 'v7', 'v6-M', 'v6S-M', 'v7E-M', 'v8',
+  'v8-R', 'v8-M.baseline', 'v8-M.mainline', 'v8.1-A', 'v8.2-A', 'v8.3-A', 'v8.1-M.mainline', 'v9',
+] as const;
+export const ARM_THUMB_USES = ['none', 'Thumb-1', 'Thumb-2', 'Thumb (as the CPU arch allows)'] as const;
+export const ARM_FP_ARCHS = ['none', 'VFPv1', 'VFPv2', 'VFPv3', 'VFPv3-D16', 'VFPv4', 'VFPv4-D16', 'FP-ARMv8', 'FPv5/FP-D16 for ARMv8'] as const;
+
+/** What an ARM binary says it needs; a tag it leaves out is undefined (it needs nothing of that kind). */
+export interface ArmAttributes {
+  cpuArch?: string;
+  thumb?: string;
+  fpArch?: string;
+}
+
+/** Parses the contents of a .ARM.attributes section: the "aeabi" vendor's file-scope tags. */
+export function parseArmAttributes(section: Buffer): ArmAttributes {
+  if (section[0] !== 0x41) throw new NotElfError(`.ARM.attributes format '${String.fromCharCode(section[0] ?? 0)}', expected 'A'`);
+  const found: ArmAttributes = {};
+  let offset = 1;
+  while (offset + 4 <= section.length) {
+    const length = section.readUInt32LE(offset);
+    if (length < 4) break;
+    const end = Math.min(offset + length, section.length);
+    const vendorEnd = section.indexOf(0, offset + 4);
+    const vendor = section.subarray(offset + 4, vendorEnd).toString('latin1');
+    if (vendor === 'aeabi') readAeabiSubsection(section, vendorEnd + 1, end, found);
+    offset = end;
+  }
+  return found;
+}
+
+function readAeabiSubsection(buf: Buffer, start: number, end: number, found: ArmAttributes): void {
+  let offset = start;
+  while (offset + 5 <= end) {
+    const scope = buf[offset]!;
+    const size = buf.readUInt32LE(offset + 1);
+    const next = Math.min(offset + size, end);
+    if (scope === TAG_FILE) readTags(buf, offset + 5, next, found);
+    if (size < 5) break;
+    offset = next;
+  }
+}
+
+function readTags(buf: Buffer, start: number, end: number, found: ArmAttributes): void {
+  let offset = start;
+  const uleb = () => {
+    let value = 0;
+    let shift = 0;
+    for (;;) {
+      const byte = buf[offset++] ?? 0;
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(byte & 0x80) || offset >= end) return value;
+    }
+  };
+  const skipString = () => {
+    const nul = buf.indexOf(0, offset);
+    offset = nul === -1 || nul >= end ? end : nul + 1;
+  };
+  while (offset < end) {
+    const tag = uleb();
+    // Tag_CPU_raw_name, Tag_CPU_name and Tag_conformance are strings; Tag_compatibility is a
+    // number then a string; other tags below 32 are numbers, and above it odd tags are strings.
+    if (tag === 4 || tag === 5 || tag === 67) skipString();
+    else if (tag === 32) { uleb(); skipString(); }
+    else if (tag > 32 && tag % 2 === 1) skipString();
+    else {
+      const value = uleb();
+      if (tag === TAG_CPU_ARCH) found.cpuArch = ARM_CPU_ARCHS[value] ?? `arch ${value}`;
+      if (tag === TAG_THUMB_ISA_USE) found.thumb = ARM_THUMB_USES[value] ?? `thumb ${value}`;
+      if (tag === TAG_FP_ARCH) found.fpArch = ARM_FP_ARCHS[value] ?? `fp ${value}`;
+    }
+  }
+}
+
+/** The .ARM.attributes section of a whole ELF file, or undefined when it has none. */
+export function armAttributesSection(buf: Buffer): Buffer | undefined {
+  const facts = parseElf(buf);
+  if (facts.class !== 32 || facts.endianness !== 'little') return undefined;
+  const shoff = buf.readUInt32LE(32);
+  const shentsize = buf.readUInt16LE(46);
+  const shnum = buf.readUInt16LE(48);
+  for (let i = 0; i < shnum; i++) {
+    const sh = shoff + i * shentsize;
+    if (sh + 40 > buf.length) break;
+    if (buf.readUInt32LE(sh + 4) !== SHT_ARM_ATTRIBUTES) continue;
+    const offset = buf.readUInt32LE(sh + 16);
+    return buf.subarray(offset, offset + buf.readUInt32LE(sh + 20));
+  }
+  return undefined;
+}
+
+/** The ARM build attributes of a file (read whole: entry points are a few MB at most), or undefined when it has none. */
+export async function readArmAttributes(path: string): Promise<ArmAttributes | undefined> {
+  const section = armAttributesSection(await readFile(path));
+  return section && parseArmAttributes(section);
+}
+
+/** A-profile order of Tag_CPU_arch: v6K and v6KZ are one level; an M-profile arch runs on no A-profile baseline. */
+const CPU_ARCH_RANK: Record<string, number> = {
+  'Pre-v4': 0, v4: 1, v4T: 2, v5T: 3, v5TE: 4, v5TEJ: 5, v6: 6, v6KZ: 7, v6K: 7, v6T2: 8, v7: 10, v8: 14,
+  'v8-R': 14, 'v8.1-A': 15, 'v8.2-A': 16, 'v8.3-A': 17, v9: 20,
+};
+/** VFPv3-D16 is VFPv3 less half the registers, and so on. */
+const FP_ARCH_RANK: Record<string, number> = {
+  none: 0, VFPv1: 1, VFPv2: 2, 'VFPv3-D16': 3, VFPv3: 4, 'VFPv4-D16': 5, VFPv4: 6, 'FPv5/FP-D16 for ARMv8': 7, 'FP-ARMv8': 8,
+};
+const THUMB_RANK: Record<string, number> = { none: 0, 'Thumb-1': 1, 'Thumb-2': 2, 'Thumb (as the CPU arch allows)': 0 };
+
+/** What in `needs` is beyond `baseline` (each as "Tag value, baseline value"), or an empty list when the baseline runs it. */
+export function armLevelExcess(needs: ArmAttributes, baseline: ArmLevel): string[] {
+  const beyond = (rank: Record<string, number>, value: string | undefined, limit: string) =>
+    value !== undefined && (rank[value] ?? Infinity) > (rank[limit] ?? -1);
+  const excess: string[] = [];
+  if (beyond(CPU_ARCH_RANK, needs.cpuArch, baseline.cpuArch)) excess.push(`Tag_CPU_arch ${needs.cpuArch}`);
+  if (beyond(THUMB_RANK, needs.thumb, baseline.thumb)) excess.push(`Tag_THUMB_ISA_use ${needs.thumb}`);
+  if (beyond(FP_ARCH_RANK, needs.fpArch, baseline.fpArch)) excess.push(`Tag_FP_arch ${needs.fpArch}`);
+  return excess;
+}
+
+/** "v7, Thumb-2, VFPv3-D16": the attributes as readelf -A names them. */
+export function describeArmAttributes(attributes: ArmAttributes): string {
+  return [attributes.cpuArch ?? 'no CPU arch', attributes.thumb ?? 'no Thumb', attributes.fpArch ?? 'no FP'].join(', ');
+}
+
+/**
+ * Describes how a file's ARM build attributes exceed the ISA's baseline CPU (both levels
+ * named), or returns undefined when they do not, or when the ISA names no ARM baseline.
+ */
+export async function cpuLevelMismatch(path: string, isa: Isa): Promise<string | undefined> {
+  const baseline = isa.armBaseline;
+  if (!baseline) return undefined;
+  const needs = await readArmAttributes(path);
+  if (!needs) return undefined;
+  const excess = armLevelExcess(needs, baseline);
+  if (!excess.length) return undefined;
+  const level = needs.cpuArch ? `ARM${needs.cpuArch}` : 'a newer ARM';
+  return `needs ${level} (${describeArmAttributes(needs)}: ${excess.join(', ')}), but ${isa.name}'s baseline is ${baseline.name} `
+    + `(${describeArmAttributes(baseline)}; QEMU CPU ${isa.qemuCpu ?? 'default'})`;
 }

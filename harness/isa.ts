@@ -5,6 +5,18 @@ import { HarnessError } from './errors.ts';
 
 export type Endianness = 'little' | 'big';
 
+/** An ARM CPU level in the terms of the `.ARM.attributes` tags (see harness/elf.ts for the value names). */
+export interface ArmLevel {
+  /** What people call it, e.g. 'ARMv6'. */
+  name: string;
+  /** Tag_CPU_arch, e.g. 'v6KZ'. */
+  cpuArch: string;
+  /** Tag_THUMB_ISA_use: 'Thumb-1' or 'Thumb-2'. */
+  thumb: string;
+  /** Tag_FP_arch, e.g. 'VFPv2'. */
+  fpArch: string;
+}
+
 export interface Isa {
   /** Alpine's name, the harness's canonical one. */
   name: string;
@@ -15,11 +27,17 @@ export interface Isa {
   debianArch: string;
   /** QEMU user-mode target: the emulator is qemu-<target>-static. */
   qemuTarget: string;
+  /** GNU triplet: Debian's cross tools and kernel headers live under /usr/<gccTriplet>. */
   gccTriplet: string;
-  /** Debian package that provides `${gccTriplet}-gcc`. */
-  gccPackage: string;
+  /**
+   * How the images are compiled: Debian's cross GCC (`${gccTriplet}-gcc`, from `package`),
+   * or clang-16 with lld-16 for `target` where Debian has no cross GCC for the ISA.
+   */
+  compiler: { kind: 'gcc'; package: string } | { kind: 'clang'; target: string };
   /** musl's name for the arch, as in /lib/ld-musl-<muslArch>.so.1. */
   muslArch: string;
+  /** The first musl release that supports the ISA, where later than the harness's default musl. */
+  minimumMusl?: string;
   /** Extra flags for musl and for everything compiled against it. */
   cflags: string[];
   elf: { machine: number; machineName: string; class: 32 | 64; endianness: Endianness };
@@ -27,8 +45,10 @@ export interface Isa {
   binfmt: { magic: string; mask: string };
   /** Linux personality its own machines run with: 'linux32' means PER_LINUX32. */
   personality: 'linux' | 'linux32';
-  /** QEMU_CPU, where the emulator's default CPU is not the ISA's baseline. */
+  /** QEMU_CPU, where the emulator's default CPU is not the ISA's baseline: the oldest CPU the port targets. */
   qemuCpu?: string;
+  /** For ARM: the most that the baseline CPU runs, as ARM build attributes (readelf -A) name it. */
+  armBaseline?: ArmLevel;
   /** What `uname -m` prints inside the image. */
   unameMachine: string;
   /** Host machines (uname -m) that run this ISA's binaries without an emulator. */
@@ -38,6 +58,11 @@ export interface Isa {
 }
 
 const ELF_HEADER_64_LE = '\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00';
+/** 32-bit ARM: armhf and armv7 share the qemu-arm handler; the CPU comes from QEMU_CPU. */
+const ARM_BINFMT = {
+  magic: '\\x7f\\x45\\x4c\\x46\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x28\\x00',
+  mask: '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff',
+};
 const ELF_MASK_LE = '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff';
 
 export const ISAS: readonly Isa[] = [
@@ -48,7 +73,7 @@ export const ISAS: readonly Isa[] = [
     debianArch: 'amd64',
     qemuTarget: 'x86_64',
     gccTriplet: 'x86_64-linux-gnu',
-    gccPackage: 'gcc-x86-64-linux-gnu',
+    compiler: { kind: 'gcc', package: 'gcc-x86-64-linux-gnu' },
     muslArch: 'x86_64',
     cflags: [],
     elf: { machine: 62, machineName: 'x86-64', class: 64, endianness: 'little' },
@@ -65,7 +90,7 @@ export const ISAS: readonly Isa[] = [
     debianArch: 'i386',
     qemuTarget: 'i386',
     gccTriplet: 'i686-linux-gnu',
-    gccPackage: 'gcc-i686-linux-gnu',
+    compiler: { kind: 'gcc', package: 'gcc-i686-linux-gnu' },
     muslArch: 'i386',
     cflags: [],
     elf: { machine: 3, machineName: 'Intel 80386', class: 32, endianness: 'little' },
@@ -85,7 +110,7 @@ export const ISAS: readonly Isa[] = [
     debianArch: 'arm64',
     qemuTarget: 'aarch64',
     gccTriplet: 'aarch64-linux-gnu',
-    gccPackage: 'gcc-aarch64-linux-gnu',
+    compiler: { kind: 'gcc', package: 'gcc-aarch64-linux-gnu' },
     muslArch: 'aarch64',
     cflags: [],
     elf: { machine: 183, machineName: 'AArch64', class: 64, endianness: 'little' },
@@ -96,24 +121,43 @@ export const ISAS: readonly Isa[] = [
     timeoutMultiplier: 3,
   },
   {
+    name: 'armhf',
+    aliases: ['arm32v6', 'armv6', 'armv6l'],
+    platform: { os: 'linux', architecture: 'arm', variant: 'v6' },
+    debianArch: 'armhf',
+    qemuTarget: 'arm',
+    gccTriplet: 'arm-linux-gnueabihf',
+    compiler: { kind: 'gcc', package: 'gcc-arm-linux-gnueabihf' },
+    muslArch: 'armhf',
+    // Alpine's armhf: ARMv6KZ in ARM mode with VFPv2 hard float (Raspberry Pi 1 and Zero).
+    // Debian's armhf compiler defaults to ARMv7 and Thumb-2, so every compile says so.
+    cflags: ['-march=armv6kz', '-mfpu=vfp', '-mfloat-abi=hard', '-marm'],
+    elf: { machine: 40, machineName: 'ARM', class: 32, endianness: 'little' },
+    binfmt: ARM_BINFMT,
+    personality: 'linux32',
+    qemuCpu: 'arm1176',
+    armBaseline: { name: 'ARMv6', cpuArch: 'v6KZ', thumb: 'Thumb-1', fpArch: 'VFPv2' },
+    unameMachine: 'armv6l',
+    nativeOn: [],
+    timeoutMultiplier: 3,
+  },
+  {
     name: 'armv7',
-    aliases: ['armhf', 'arm32v7', 'arm', 'armv7l'],
+    aliases: ['arm32v7', 'arm', 'armv7l'],
     platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
     debianArch: 'armhf',
     qemuTarget: 'arm',
     gccTriplet: 'arm-linux-gnueabihf',
-    gccPackage: 'gcc-arm-linux-gnueabihf',
+    compiler: { kind: 'gcc', package: 'gcc-arm-linux-gnueabihf' },
     muslArch: 'armhf',
     cflags: [],
     elf: { machine: 40, machineName: 'ARM', class: 32, endianness: 'little' },
-    binfmt: {
-      magic: '\\x7f\\x45\\x4c\\x46\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x28\\x00',
-      mask: '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff',
-    },
+    binfmt: ARM_BINFMT,
     personality: 'linux32',
     // Debian's armhf compiler targets ARMv7-A with VFPv3-D16 and Thumb-2: a Cortex-A7 is
     // the smallest CPU that runs it, as an armv7 Alpine box would.
     qemuCpu: 'cortex-a7',
+    armBaseline: { name: 'ARMv7', cpuArch: 'v7', thumb: 'Thumb-2', fpArch: 'VFPv3-D16' },
     unameMachine: 'armv7l',
     nativeOn: [],
     timeoutMultiplier: 3,
@@ -125,7 +169,7 @@ export const ISAS: readonly Isa[] = [
     debianArch: 'ppc64el',
     qemuTarget: 'ppc64le',
     gccTriplet: 'powerpc64le-linux-gnu',
-    gccPackage: 'gcc-powerpc64le-linux-gnu',
+    compiler: { kind: 'gcc', package: 'gcc-powerpc64le-linux-gnu' },
     muslArch: 'powerpc64le',
     // musl supports only a 64-bit long double on powerpc64; Debian's GCC defaults to IBM 128-bit.
     cflags: ['-mlong-double-64'],
@@ -146,7 +190,7 @@ export const ISAS: readonly Isa[] = [
     debianArch: 's390x',
     qemuTarget: 's390x',
     gccTriplet: 's390x-linux-gnu',
-    gccPackage: 'gcc-s390x-linux-gnu',
+    compiler: { kind: 'gcc', package: 'gcc-s390x-linux-gnu' },
     muslArch: 's390x',
     cflags: [],
     elf: { machine: 22, machineName: 'IBM S/390', class: 64, endianness: 'big' },
@@ -166,7 +210,7 @@ export const ISAS: readonly Isa[] = [
     debianArch: 'riscv64',
     qemuTarget: 'riscv64',
     gccTriplet: 'riscv64-linux-gnu',
-    gccPackage: 'gcc-riscv64-linux-gnu',
+    compiler: { kind: 'gcc', package: 'gcc-riscv64-linux-gnu' },
     muslArch: 'riscv64',
     cflags: [],
     elf: { machine: 243, machineName: 'RISC-V', class: 64, endianness: 'little' },
@@ -183,7 +227,7 @@ export const ISAS: readonly Isa[] = [
     debianArch: 'mips64el',
     qemuTarget: 'mips64el',
     gccTriplet: 'mips64el-linux-gnuabi64',
-    gccPackage: 'gcc-mips64el-linux-gnuabi64',
+    compiler: { kind: 'gcc', package: 'gcc-mips64el-linux-gnuabi64' },
     muslArch: 'mips64el',
     cflags: [],
     elf: { machine: 8, machineName: 'MIPS R3000', class: 64, endianness: 'little' },
@@ -197,6 +241,29 @@ export const ISAS: readonly Isa[] = [
     nativeOn: ['mips64'],
     timeoutMultiplier: 5,
   },
+  {
+    name: 'loongarch64',
+    aliases: ['loong64', 'la64'],
+    platform: { os: 'linux', architecture: 'loong64' },
+    debianArch: 'loong64',
+    qemuTarget: 'loongarch64',
+    gccTriplet: 'loongarch64-linux-gnu',
+    // Debian 12 has no loongarch64 GCC; clang-16 and lld-16 have the target.
+    compiler: { kind: 'clang', target: 'loongarch64-linux-musl' },
+    muslArch: 'loongarch64',
+    minimumMusl: '1.2.5',
+    cflags: [],
+    elf: { machine: 258, machineName: 'LoongArch', class: 64, endianness: 'little' },
+    // Debian's /usr/share/binfmts/qemu-loongarch64.
+    binfmt: {
+      magic: `${ELF_HEADER_64_LE}\\x02\\x01`,
+      mask: '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfc\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff',
+    },
+    personality: 'linux',
+    unameMachine: 'loongarch64',
+    nativeOn: ['loongarch64'],
+    timeoutMultiplier: 5,
+  },
 ];
 
 export const ISA_NAMES: readonly string[] = ISAS.map((isa) => isa.name);
@@ -206,13 +273,32 @@ export function platformString(isa: Isa): string {
   return variant ? `${os}/${architecture}/${variant}` : `${os}/${architecture}`;
 }
 
-/** Finds an ISA by any of its names (Alpine, alias, Docker platform, Debian arch, QEMU target, triplet). */
+/**
+ * Finds an ISA by any of its names (Alpine, alias, Docker platform, Debian arch, QEMU target,
+ * triplet). A row's own name wins over another row's alias: `armhf` is Alpine's ARMv6 port
+ * although Debian calls its ARMv7 port armhf.
+ */
 export function findIsa(name: string): Isa | undefined {
   const wanted = name.trim().toLowerCase();
-  return ISAS.find((isa) =>
-    [isa.name, ...isa.aliases, platformString(isa), isa.debianArch, isa.qemuTarget, isa.gccTriplet]
-      .some((known) => known.toLowerCase() === wanted),
-  );
+  const tiers: Array<(isa: Isa) => string[]> = [
+    (isa) => [isa.name],
+    (isa) => [...isa.aliases, platformString(isa)],
+    (isa) => [isa.debianArch, isa.qemuTarget, isa.gccTriplet],
+  ];
+  for (const namesOf of tiers) {
+    const found = ISAS.find((isa) => namesOf(isa).some((known) => known.toLowerCase() === wanted));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * What a matrix that names `requested` for `isa` should be told, because the name meant
+ * another ISA before: `armhf` was an alias of armv7 until Alpine's ARMv6 port got its row.
+ */
+export function renamedIsaNotice(requested: string, isa: Isa): string | undefined {
+  if (requested.trim().toLowerCase() !== 'armhf' || isa.name !== 'armhf') return undefined;
+  return `'armhf' is now Alpine's ARMv6 port (${platformString(isa)}, run as ${isa.qemuCpu}), no longer an alias of armv7: write armv7 for ARMv7 images`;
 }
 
 export class UnknownIsaError extends HarnessError {
@@ -235,4 +321,28 @@ export function runsNatively(isa: Isa, hostMachine: string): boolean {
 
 export function qemuBinary(isa: Isa): string {
   return `qemu-${isa.qemuTarget}-static`;
+}
+
+/** How a guest of this ISA is launched on this host: the one rule for sandbox, image checks and benchmarks. */
+export interface GuestLaunch {
+  /** The QEMU user-mode emulator, or undefined when the host runs the ISA itself. */
+  emulator?: string;
+  /** Run under PER_LINUX32, as a 32-bit userland's own kernel would (uname -m says i686, armv6l, ...). */
+  linux32: boolean;
+  /** What the emulator reads from the environment (QEMU_CPU: the ISA's baseline CPU). */
+  env: Record<string, string>;
+}
+
+export function guestLaunch(isa: Isa, hostMachine: string): GuestLaunch {
+  const native = runsNatively(isa, hostMachine);
+  return {
+    ...(!native && { emulator: qemuBinary(isa) }),
+    linux32: isa.personality === 'linux32',
+    env: !native && isa.qemuCpu ? { QEMU_CPU: isa.qemuCpu } : {},
+  };
+}
+
+/** argv that runs one host file of this ISA directly (no binfmt, no chroot), as `launch` says; pass launch.env too. */
+export function directCommand(launch: GuestLaunch, binary: string, args: readonly string[]): string[] {
+  return [...(launch.linux32 ? ['setarch', 'linux32'] : []), ...(launch.emulator ? [launch.emulator] : []), binary, ...args];
 }

@@ -23,5 +23,5 @@ export function runCase(testCase: TestCase, target: { rootfs: string; isa: Isa }
 /** Runs a case once and judges it: why it failed, or undefined when it passed. */
 export async function caseFailure(testCase: TestCase, target: { rootfs: string; isa: Isa }, baseTimeoutSeconds = 30): Promise<string | undefined> {
   const timeoutMs = (testCase.timeoutSeconds ?? baseTimeoutSeconds) * target.isa.timeoutMultiplier * 1000;
-  return judge(testCase, await runCase(testCase, target, timeoutMs), timeoutMs).message;
+  return judge(testCase, await runCase(testCase, target, timeoutMs), timeoutMs, target.isa).message;
 }

@@ -1,6 +1,7 @@
 // Judges one attempt of a case against what the case expects. Pure.
 import { createTwoFilesPatch } from 'diff';
 import type { TestCase } from './case.ts';
+import type { Isa } from './isa.ts';
 import type { Attempt } from './results.ts';
 
 export interface Judgement {
@@ -18,13 +19,27 @@ export function outputDiff(expectedName: string, expected: string, gotName: stri
     .trimEnd();
 }
 
-export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number): Judgement {
+/** Exit status a shell reports for a child killed by SIGILL (128 + 4). */
+const SIGILL_EXIT = 132;
+
+/** Why SIGILL, where the ISA runs its guests on a named baseline CPU: the binary wants a newer one. */
+export function illegalInstructionMessage(isa: Pick<Isa, 'qemuCpu'>): string | undefined {
+  return isa.qemuCpu ? `illegal instruction: this binary needs a newer CPU than the ISA's baseline (${isa.qemuCpu})` : undefined;
+}
+
+export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Pick<Isa, 'qemuCpu'>): Judgement {
   if (attempt.timedOut) return { passed: false, message: `timed out after ${(timeoutMs / 1000).toFixed(1)} s (whole process tree killed)` };
+  const illegal = isa && illegalInstructionMessage(isa);
+  if (attempt.signal === 'SIGILL' && illegal) return { passed: false, message: illegal };
   if (attempt.signal) return { passed: false, message: `died of ${attempt.signal}` };
   const { expect } = testCase;
   const wantedExit = expect.exitCode ?? 0;
   const problems: string[] = [];
-  if (!expect.anyExitCode && attempt.exitCode !== wantedExit) problems.push(`exit code: expected ${wantedExit}, got ${attempt.exitCode}`);
+  if (!expect.anyExitCode && attempt.exitCode !== wantedExit) {
+    // A shell in the guest reports its child's SIGILL as exit 132.
+    const why = attempt.exitCode === SIGILL_EXIT && illegal ? ` (${illegal})` : '';
+    problems.push(`exit code: expected ${wantedExit}, got ${attempt.exitCode}${why}`);
+  }
   if (expect.stdout !== undefined && attempt.stdout !== expect.stdout) {
     problems.push(`stdout differs:\n${outputDiff('expected', expect.stdout, 'got', attempt.stdout)}`);
   }

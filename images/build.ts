@@ -14,7 +14,8 @@ import { exists, hashTree, publishAtomically, shortHash } from './cache.ts';
 import { rootfsEntries } from './layout.ts';
 import { writeOciLayout } from './oci.ts';
 import { run } from './run.ts';
-import { SOURCES, ensureSources, type VerifiedSource } from './sources.ts';
+import { prepareRuntime } from './runtime.ts';
+import { ensureSources, sourcesFor, type PinnedSource, type VerifiedSource } from './sources.ts';
 import { sha256Hex, sha512Hex, writeTarball } from './tarball.ts';
 import { type CrossCompiler, type Toolchain, buildMusl, findCrossCompiler, prefixMapFlags, relocateToolchain, toolchainAt } from './toolchain.ts';
 import { verifyBusybox } from './verify.ts';
@@ -37,7 +38,8 @@ export interface ImageManifest {
   versions: { busybox: string; musl: string };
   sources: Array<{ name: string; version: string; file: string; sha256: string }>;
   /** The cross compiler's `--version` line. */
-  toolchain: { gcc: string };
+  /** First line of the compiler's --version. */
+  toolchain: { compiler: string };
   sourceDateEpoch: number;
   /** Bytes. */
   sizes: { busybox: number; rootfsTar: number; rootfsTarGz: number };
@@ -84,10 +86,10 @@ interface ImagePlan {
 
 async function planImage(isa: Isa, compiler: CrossCompiler, cacheDir: string, imagesTree: Record<string, string>): Promise<ImagePlan> {
   const inputHash = shortHash({
-    sources: SOURCES.map((s) => [s.file, s.sha256]),
+    sources: sourcesFor(isa).map((s) => [s.file, s.sha256]),
     imagesTree,
     isa,
-    gcc: compiler.version,
+    compiler: compiler.version,
     sourceDateEpoch: SOURCE_DATE_EPOCH,
   });
   return { isa, compiler, inputHash, dir: join(cacheDir, 'images', `${isa.name}-${inputHash}`) };
@@ -143,9 +145,10 @@ interface BuildContext {
   signal?: AbortSignal;
 }
 
-function source(sources: VerifiedSource[], name: VerifiedSource['name']): VerifiedSource {
-  const found = sources.find((s) => s.name === name);
-  if (!found) throw new Error(`no pinned source named ${name}`);
+function source(sources: VerifiedSource[], isa: Isa, name: VerifiedSource['name']): VerifiedSource {
+  const wanted = sourcesFor(isa).find((s) => s.name === name);
+  const found = sources.find((s) => s.file === wanted?.file);
+  if (!found) throw new Error(`${isa.name}: no pinned source named ${name}`);
   return found;
 }
 
@@ -154,8 +157,9 @@ async function buildImage(plan: ImagePlan, context: BuildContext): Promise<Built
   const { isa } = plan;
   const { signal } = context;
   const progress = (stage: string) => context.onProgress(isa, stage);
-  const musl = source(context.sources, 'musl');
-  const busybox = source(context.sources, 'busybox');
+  const musl = source(context.sources, isa, 'musl');
+  const busybox = source(context.sources, isa, 'busybox');
+  const ownSources = context.sources.filter((s) => sourcesFor(isa).some((pinned) => pinned.file === s.file));
   let manifest: ImageManifest | undefined;
   await publishAtomically(plan.dir, async (tmp) => {
     const env = { SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH), TZ: 'UTC' };
@@ -164,20 +168,21 @@ async function buildImage(plan: ImagePlan, context: BuildContext): Promise<Built
     const srcDir = join(tmp, 'src');
     await mkdir(srcDir);
     for (const { path } of [musl, busybox]) await run(['tar', 'xf', path, '-C', srcDir], { signal });
+    const runtime = await prepareRuntime({ isa, compiler: plan.compiler, sources: ownSources, dir: join(srcDir, 'runtime'), cflags: prefixMaps, env, signal });
     progress(`building musl ${musl.version}`);
     const sysroot = join(tmp, 'sysroot');
     const toolchain = await buildMusl({
-      isa, sourceDir: join(srcDir, `musl-${musl.version}`), buildDir: join(srcDir, 'musl-build'), sysroot,
+      isa, compiler: plan.compiler, runtime, sourceDir: join(srcDir, `musl-${musl.version}`), buildDir: join(srcDir, 'musl-build'), sysroot,
       cflags: prefixMaps, jobs: context.makeJobs, env, signal,
     });
     progress(`building busybox ${busybox.version}`);
     const busyboxDir = join(srcDir, `busybox-${busybox.version}`);
-    const built = await buildBusybox({ isa, sourceDir: busyboxDir, toolchain, cflags: prefixMaps, jobs: context.makeJobs, env, signal });
+    const built = await buildBusybox({ isa, compiler: plan.compiler, sourceDir: busyboxDir, toolchain, cflags: prefixMaps, jobs: context.makeJobs, env, signal });
     progress('checking busybox');
     await verifyBusybox(isa, join(busyboxDir, 'busybox'), tmp, signal);
     progress('writing rootfs');
     const loader = join(tmp, 'ld-musl.so');
-    await run([`${isa.gccTriplet}-strip`, '--strip-all', '-o', loader, join(sysroot, 'lib', 'libc.so')], { signal });
+    await run([plan.compiler.tool('strip'), '--strip-all', '-o', loader, join(sysroot, 'lib', 'libc.so')], { signal });
     const entries = rootfsEntries({
       isa, busybox: built.binary, muslLoader: await readFile(loader), appletPaths: built.appletPaths, templates: await readTemplates(),
     });
@@ -190,8 +195,8 @@ async function buildImage(plan: ImagePlan, context: BuildContext): Promise<Built
       inputHash: plan.inputHash,
       isa: { name: isa.name, platform: platformString(isa), gccTriplet: isa.gccTriplet, muslArch: isa.muslArch, qemuTarget: isa.qemuTarget },
       versions: { busybox: busybox.version, musl: musl.version },
-      sources: context.sources.map(({ name, version, file, sha256 }) => ({ name, version, file, sha256 })),
-      toolchain: { gcc: plan.compiler.version },
+      sources: ownSources.map(({ name, version, file, sha256 }) => ({ name, version, file, sha256 })),
+      toolchain: { compiler: plan.compiler.version },
       sourceDateEpoch: SOURCE_DATE_EPOCH,
       sizes: { busybox: built.binary.length, rootfsTar: tar.length, rootfsTarGz: gz.length },
       rootfs: { sha512, tarSha256: sha256Hex(tar), gzSha256: sha256Hex(gz) },
@@ -248,7 +253,8 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuildRes
   }
 
   if (toBuild.length) {
-    const sources = await ensureSources(options.sourcesDir);
+    const wanted = new Set<PinnedSource>(toBuild.flatMap((plan) => sourcesFor(plan.isa)));
+    const sources = await ensureSources(options.sourcesDir, [...wanted]);
     const jobs = Math.max(1, options.jobs ?? availableParallelism());
     const concurrency = Math.min(jobs, toBuild.length);
     const context: BuildContext = { sources, makeJobs: Math.max(1, Math.floor(jobs / concurrency)), onProgress, signal: options.signal };

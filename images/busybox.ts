@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Isa } from '../harness/isa.ts';
 import { run } from './run.ts';
-import type { Toolchain } from './toolchain.ts';
+import type { CrossCompiler, Toolchain } from './toolchain.ts';
 
 export const BUSYBOX_CONFIG = fileURLToPath(new URL('busybox.config', import.meta.url));
 
 export interface BusyboxBuild {
   isa: Isa;
+  compiler: CrossCompiler;
   sourceDir: string;
   toolchain: Toolchain;
   /** Extra compiler flags (prefix maps). */
@@ -29,9 +30,15 @@ export interface BuiltBusybox {
 export async function buildBusybox(build: BusyboxBuild): Promise<BuiltBusybox> {
   const { isa, sourceDir, toolchain, env, signal } = build;
   await copyFile(BUSYBOX_CONFIG, join(sourceDir, '.config'));
+  const { compiler } = build;
+  // Kbuild names its tools $(CROSS_COMPILE)<tool>; LLVM's carry a version suffix instead.
+  const tools = isa.compiler.kind === 'clang'
+    ? [`AR=${compiler.tool('ar')}`, `NM=${compiler.tool('nm')}`, `STRIP=${compiler.tool('strip')}`, `OBJCOPY=${compiler.tool('objcopy')}`,
+      `OBJDUMP=${compiler.tool('objdump')}`, `LD=${compiler.tool('ld')}`]
+    : [`CROSS_COMPILE=${isa.gccTriplet}-`];
   const makeVars = [
     `CC=${toolchain.cc}`,
-    `CROSS_COMPILE=${isa.gccTriplet}-`,
+    ...tools,
     'HOSTCC=gcc',
     `EXTRA_CFLAGS=${[...toolchain.cflags, ...build.cflags].join(' ')}`,
   ];

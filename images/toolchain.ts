@@ -1,10 +1,12 @@
-// The per-ISA musl toolchain: Debian's cross GCC plus musl built into a sysroot that stays
-// in the cache, with a musl-gcc wrapper for compiling static test programs later.
-import { access, cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+// The per-ISA musl toolchain: Debian's cross GCC (or clang and lld, for an ISA Debian has no
+// cross GCC for) plus musl built into a sysroot that stays in the cache, with a musl-gcc
+// wrapper for compiling static test programs later.
+import { access, chmod, cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HarnessError } from '../harness/errors.ts';
 import type { Isa } from '../harness/isa.ts';
-import { compilerPackage, uapiHeadersPackage } from '../harness/host/packages.ts';
+import { CLANG_MAJOR, compilerPackages, uapiHeadersPackage } from '../harness/host/packages.ts';
+import type { Runtime } from './runtime.ts';
 import { hostDistro } from '../harness/host/probe.ts';
 import { run } from './run.ts';
 
@@ -16,9 +18,12 @@ export interface Toolchain {
 }
 
 export interface CrossCompiler {
-  gcc: string;
-  /** First line of `gcc --version`, e.g. "aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0". */
+  /** The compiler command: `${gccTriplet}-gcc`, or clang-<N> (with `--target`). */
+  cc: string;
+  /** First line of `cc --version`, e.g. "aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0". */
   version: string;
+  /** The binutils of the ISA: `${prefix}strip`, `${prefix}ar`, ... (`llvm-` tools carry a -<N> suffix). */
+  tool: (name: 'strip' | 'ar' | 'ranlib' | 'nm' | 'objcopy' | 'objdump' | 'ld') => string;
 }
 
 const UAPI_HEADER_DIRS = ['linux', 'asm', 'asm-generic', 'mtd'];
@@ -27,22 +32,34 @@ function uapiIncludeDir(isa: Isa): string {
   return `/usr/${isa.gccTriplet}/include`;
 }
 
-/** Checks that the ISA's cross compiler and kernel headers are installed; fails before any work. */
+async function missingPackage(isa: Isa, what: string): Promise<HarnessError> {
+  const host = await hostDistro();
+  const packages = compilerPackages(isa, host ?? { debianArch: '' }).join(' ');
+  return new HarnessError(`${isa.name}: ${what} not found; run \`harness setup\` or \`apt-get install ${packages}\``);
+}
+
+/** Checks that the ISA's compiler (and, for GCC, the kernel headers) is installed; fails before any work. */
 export async function findCrossCompiler(isa: Isa): Promise<CrossCompiler> {
-  const gcc = `${isa.gccTriplet}-gcc`;
-  const version = await run([gcc, '--version']).then((out) => out.split('\n')[0]?.trim() ?? '', () => undefined);
-  if (!version) {
-    const host = await hostDistro();
-    const pkg = host ? compilerPackage(isa, host) : isa.gccPackage;
-    throw new HarnessError(`${isa.name}: cross compiler ${gcc} not found; run \`harness setup\` or \`apt-get install ${pkg}\``);
+  const firstLine = (argv: string[]) => run(argv).then((out) => out.split('\n')[0]?.trim() ?? '', () => undefined);
+  if (isa.compiler.kind === 'clang') {
+    const cc = `clang-${CLANG_MAJOR}`;
+    const version = await firstLine([cc, '--version']);
+    if (!version) throw await missingPackage(isa, `compiler ${cc}`);
+    for (const tool of [`ld.lld-${CLANG_MAJOR}`, `llvm-ar-${CLANG_MAJOR}`]) {
+      if (!(await firstLine([tool, '--version']))) throw await missingPackage(isa, `linker tool ${tool}`);
+    }
+    return { cc, version, tool: (name) => (name === 'ld' ? `ld.lld-${CLANG_MAJOR}` : `llvm-${name}-${CLANG_MAJOR}`) };
   }
+  const gcc = `${isa.gccTriplet}-gcc`;
+  const version = await firstLine([gcc, '--version']);
+  if (!version) throw await missingPackage(isa, `cross compiler ${gcc}`);
   for (const dir of UAPI_HEADER_DIRS) {
     const path = join(uapiIncludeDir(isa), dir);
     if (!(await access(path).then(() => true, () => false))) {
       throw new HarnessError(`${isa.name}: Linux headers ${path} not found; run \`harness setup\` or \`apt-get install ${uapiHeadersPackage(isa)}\``);
     }
   }
-  return { gcc, version };
+  return { cc: gcc, version, tool: (name) => `${isa.gccTriplet}-${name}` };
 }
 
 /** Flags that keep the build dir out of every object, so builds in different temp dirs match. */
@@ -52,6 +69,9 @@ export function prefixMapFlags(buildDir: string): string[] {
 
 export interface MuslBuild {
   isa: Isa;
+  compiler: CrossCompiler;
+  /** Support library and headers from pinned Debian packages, where the compiler's own do not fit the ISA. */
+  runtime?: Runtime;
   /** The unpacked musl source tree, fresh for this ISA. */
   sourceDir: string;
   buildDir: string;
@@ -63,19 +83,61 @@ export interface MuslBuild {
   signal?: AbortSignal;
 }
 
+/** Where the runtime's libgcc.a and crt*.o go in the sysroot: found first by the wrapper (gcc -B, clang's sysroot). */
+function runtimeLibDir(isa: Isa, sysroot: string): string {
+  return isa.compiler.kind === 'clang' ? join(sysroot, 'lib') : join(sysroot, 'lib', 'gcc');
+}
+
 /** Builds musl out of tree and installs it (static and shared) with the kernel headers into the sysroot. */
 export async function buildMusl(build: MuslBuild): Promise<Toolchain> {
-  const { isa, sourceDir, buildDir, sysroot, env, signal } = build;
+  const { isa, compiler, runtime, sourceDir, buildDir, sysroot, env, signal } = build;
   await mkdir(buildDir, { recursive: true });
   const cflags = [...isa.cflags, ...build.cflags].join(' ');
-  await run([join(sourceDir, 'configure'), `--target=${isa.gccTriplet}`, `--prefix=${sysroot}`, `--syslibdir=${sysroot}/lib`, '--enable-wrapper=gcc',
-    `CROSS_COMPILE=${isa.gccTriplet}-`, `CC=${isa.gccTriplet}-gcc`, `CFLAGS=${cflags}`], { cwd: buildDir, env, signal });
+  const libcc = runtime ? [`LIBCC=${runtime.libgcc}`] : [];
+  const compilerArgs = isa.compiler.kind === 'clang'
+    ? ['--disable-wrapper', `CC=${compiler.cc} --target=${isa.compiler.target}`, `AR=${compiler.tool('ar')}`, `RANLIB=${compiler.tool('ranlib')}`, 'LDFLAGS=-fuse-ld=lld']
+    : ['--enable-wrapper=gcc', `CROSS_COMPILE=${isa.gccTriplet}-`, `CC=${compiler.cc}`];
+  await run([join(sourceDir, 'configure'), `--target=${isa.gccTriplet}`, `--prefix=${sysroot}`, `--syslibdir=${sysroot}/lib`,
+    ...compilerArgs, `CFLAGS=${cflags}`, ...libcc], { cwd: buildDir, env, signal });
   await run(['make', `-j${build.jobs}`], { cwd: buildDir, env, signal });
   await run(['make', 'install'], { cwd: buildDir, env, signal });
+  const headers = runtime?.includeDir ?? uapiIncludeDir(isa);
   for (const dir of UAPI_HEADER_DIRS) {
-    await cp(join(uapiIncludeDir(isa), dir), join(sysroot, 'include', dir), { recursive: true, dereference: true });
+    await cp(join(headers, dir), join(sysroot, 'include', dir), { recursive: true, dereference: true });
   }
+  if (runtime) {
+    const libDir = runtimeLibDir(isa, sysroot);
+    await mkdir(libDir, { recursive: true });
+    for (const file of runtime.files) await cp(file, join(libDir, file.split('/').pop()!));
+  }
+  if (isa.compiler.kind === 'clang') await writeClangWrapper(isa, compiler, sysroot);
+  else if (runtime) await preferRuntime(sysroot);
   return toolchainAt(isa, sysroot);
+}
+
+/** Makes the gcc wrapper find the runtime's libgcc.a and crt*.o before the cross GCC's own. */
+async function preferRuntime(sysroot: string): Promise<void> {
+  const wrapper = join(sysroot, 'bin', 'musl-gcc');
+  const text = await readFile(wrapper, 'utf8');
+  const specsArg = ' -specs ';
+  if (!text.includes(specsArg)) throw new Error(`${wrapper} passes no -specs: musl's wrapper changed`);
+  await writeFile(wrapper, text.replace(specsArg, ` -B "${join(sysroot, 'lib', 'gcc')}/"${specsArg}`));
+}
+
+/**
+ * musl's gcc wrapper for a clang-built ISA: clang with the sysroot (musl's headers and libs,
+ * the runtime's libgcc.a and crt*.o in its lib), lld, and no unwinder (C only).
+ */
+async function writeClangWrapper(isa: Isa, compiler: CrossCompiler, sysroot: string): Promise<void> {
+  if (isa.compiler.kind !== 'clang') return;
+  const wrapper = join(sysroot, 'bin', 'musl-gcc');
+  await mkdir(join(sysroot, 'bin'), { recursive: true });
+  await writeFile(wrapper, [
+    '#!/bin/sh',
+    `exec ${compiler.cc} --target=${isa.compiler.target} --sysroot="${sysroot}" -fuse-ld=lld --rtlib=libgcc --unwindlib=none "$@"`,
+    '',
+  ].join('\n'));
+  await chmod(wrapper, 0o755);
 }
 
 export function toolchainAt(isa: Isa, sysroot: string): Toolchain {
@@ -89,10 +151,13 @@ export function toolchainAt(isa: Isa, sysroot: string): Toolchain {
  */
 export async function relocateToolchain(isa: Isa, sysroot: string, finalSysroot: string): Promise<void> {
   const loader = `ld-musl-${isa.muslArch}.so.1`;
-  const specs = join(sysroot, 'lib', 'musl-gcc.specs');
-  const text = (await readFile(specs, 'utf8')).replaceAll(`${sysroot}/lib/${loader}`, `/lib/${loader}`);
-  if (!text.includes(`/lib/${loader}`)) throw new Error(`${isa.name}: ${specs} names no dynamic linker ${loader}`);
-  await writeFile(specs, text.replaceAll(sysroot, finalSysroot));
+  // clang's wrapper has no specs: its static programs need no dynamic linker path.
+  if (isa.compiler.kind === 'gcc') {
+    const specs = join(sysroot, 'lib', 'musl-gcc.specs');
+    const text = (await readFile(specs, 'utf8')).replaceAll(`${sysroot}/lib/${loader}`, `/lib/${loader}`);
+    if (!text.includes(`/lib/${loader}`)) throw new Error(`${isa.name}: ${specs} names no dynamic linker ${loader}`);
+    await writeFile(specs, text.replaceAll(sysroot, finalSysroot));
+  }
   const wrapper = join(sysroot, 'bin', 'musl-gcc');
   await writeFile(wrapper, (await readFile(wrapper, 'utf8')).replaceAll(sysroot, finalSysroot));
   const loaderLink = join(sysroot, 'lib', loader);

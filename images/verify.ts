@@ -1,18 +1,11 @@
 // Checks a freshly built /bin/busybox before it goes into an image: ELF facts against the
-// ISA table, no build path inside, and that it runs (under QEMU user-mode unless native).
+// ISA table (ARM: its build attributes within the baseline CPU), no build path inside, and
+// that it runs on the baseline CPU (under QEMU user-mode unless native).
 import { readFile } from 'node:fs/promises';
 import { machine } from 'node:os';
-import { elfMismatch, readElf } from '../harness/elf.ts';
-import { type Isa, qemuBinary, runsNatively } from '../harness/isa.ts';
+import { cpuLevelMismatch, elfMismatch, readElf } from '../harness/elf.ts';
+import { type Isa, directCommand, guestLaunch } from '../harness/isa.ts';
 import { run } from './run.ts';
-
-/** The command that runs a binary of this ISA on this host, as the image's own kernel would. */
-export function runCommand(isa: Isa, binary: string, args: string[], hostMachine: string = machine()): string[] {
-  if (runsNatively(isa, hostMachine)) {
-    return isa.personality === 'linux32' ? ['setarch', 'linux32', binary, ...args] : [binary, ...args];
-  }
-  return [qemuBinary(isa), ...(isa.qemuCpu ? ['-cpu', isa.qemuCpu] : []), binary, ...args];
-}
 
 export async function verifyBusybox(isa: Isa, binary: string, buildDir: string, signal?: AbortSignal): Promise<void> {
   const facts = await readElf(binary);
@@ -20,8 +13,12 @@ export async function verifyBusybox(isa: Isa, binary: string, buildDir: string, 
   if (mismatch) throw new Error(`${isa.name}: ${binary} is not a ${isa.name} binary: ${mismatch}`);
   if (facts.interpreter) throw new Error(`${isa.name}: ${binary} is dynamic (interpreter ${facts.interpreter}); expected a static BusyBox`);
   if ((await readFile(binary)).includes(buildDir)) throw new Error(`${isa.name}: ${binary} contains the build path ${buildDir}; the build is not reproducible`);
-  const argv = runCommand(isa, binary, ['uname', '-m']);
-  const said = (await run(argv, { signal }).catch((error: Error) => {
+  const cpuLevel = await cpuLevelMismatch(binary, isa);
+  if (cpuLevel) throw new Error(`${isa.name}: ${binary} ${cpuLevel}`);
+  // As the image's own kernel would run it: on the ISA's baseline CPU, with its personality.
+  const launch = guestLaunch(isa, machine());
+  const argv = directCommand(launch, binary, ['uname', '-m']);
+  const said = (await run(argv, { env: launch.env, signal }).catch((error: Error) => {
     throw new Error(`${isa.name}: ${binary} does not run: ${error.message}`);
   })).trim();
   if (said !== isa.unameMachine) throw new Error(`${isa.name}: \`${argv.join(' ')}\` printed '${said}', expected '${isa.unameMachine}'`);

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { type DoctorReport, doctorExitCode, formatDoctorReport, kernelRow, runDoctor } from '../harness/host/doctor.ts';
 import {
-  compilerPackage,
+  compilerPackages,
   debSrcEntries,
   installCommand,
   missingPackages,
@@ -108,8 +108,9 @@ describe('setup packages and commands (pure)', () => {
 
   it('takes the host arch compiler from gcc, and Debian\'s key on Ubuntu', () => {
     const x86_64 = isaByName('x86_64');
-    expect(compilerPackage(x86_64, bookwormAmd64)).toBe('gcc');
-    expect(compilerPackage(x86_64, { debianArch: 'arm64' })).toBe(x86_64.gccPackage);
+    expect(compilerPackages(x86_64, bookwormAmd64)).toEqual(['gcc']);
+    expect(compilerPackages(x86_64, { debianArch: 'arm64' })).toEqual(['gcc-x86-64-linux-gnu']);
+    expect(compilerPackages(isaByName('loongarch64'), bookwormAmd64)).toEqual(['clang-19', 'lld-19', 'llvm-19']);
     expect(wantedPackages([], bookwormAmd64)).not.toContain('debian-archive-keyring');
     expect(wantedPackages([], { ...bookwormAmd64, id: 'ubuntu', codename: 'noble' })).toContain('debian-archive-keyring');
   });

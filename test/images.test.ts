@@ -19,7 +19,7 @@ import { cacheRoot } from '../harness/paths.ts';
 import { type BuildResult, buildImages, findBuiltImage, toolchainFor } from '../images/build.ts';
 import { TEMP_PREFIX } from '../harness/cache-temp.ts';
 import { MULTI_PLATFORM_TAG, OCI_MEDIA, REF_NAME } from '../images/oci.ts';
-import { SOURCES } from '../images/sources.ts';
+import { SOURCES, sourcesFor } from '../images/sources.ts';
 
 const ISAS_UNDER_TEST = ['aarch64', 's390x', 'armv7'].map(isaByName);
 const MAX_ROOTFS_TAR_GZ = 1_200_000;
@@ -104,9 +104,9 @@ describe.each(ISAS_UNDER_TEST.map((isa) => [isa.name, isa] as const))('image %s'
   it('has a manifest naming the ISA, the pinned sources, the versions and the cross compiler', () => {
     const { manifest, dir } = image();
     expect(manifest.isa).toMatchObject({ name: isa.name, gccTriplet: isa.gccTriplet, muslArch: isa.muslArch, qemuTarget: isa.qemuTarget });
-    expect(manifest.sources).toEqual(SOURCES.map(({ name, version, file, sha256 }) => ({ name, version, file, sha256 })));
+    expect(manifest.sources).toEqual(sourcesFor(isa).map(({ name, version, file, sha256 }) => ({ name, version, file, sha256 })));
     expect(manifest.versions).toEqual({ busybox: '1.35.0', musl: '1.2.3' });
-    expect(manifest.toolchain.gcc.startsWith(`${isa.gccTriplet}-gcc `)).toBe(true);
+    expect(manifest.toolchain.compiler.startsWith(`${isa.gccTriplet}-gcc `)).toBe(true);
     expect(dir.endsWith(`${isa.name}-${manifest.inputHash}`)).toBe(true);
     expect(manifest.sizes.busybox).toBeGreaterThan(500_000);
     expect(manifest.sizes.rootfsTar).toBeGreaterThan(manifest.sizes.rootfsTarGz);
@@ -245,7 +245,7 @@ describe('bad input', () => {
 
   it('names a missing cross compiler and its package before doing any work (exit 2)', async () => {
     const emptyCache = await mkdtemp(join(scratch, 'cache-'));
-    const noCompiler: Isa = { ...aarch64, gccTriplet: 'nonexistent-linux-gnu', gccPackage: 'gcc-nonexistent-linux-gnu' };
+    const noCompiler: Isa = { ...aarch64, gccTriplet: 'nonexistent-linux-gnu', compiler: { kind: 'gcc', package: 'gcc-nonexistent-linux-gnu' } };
     const error = await buildImages({ arches: [aarch64, noCompiler], cacheDir: emptyCache }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HarnessError);
     expect((error as HarnessError).exitCode).toBe(2);

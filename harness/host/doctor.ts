@@ -15,7 +15,7 @@ import {
   qemuVersion,
   readHandlers,
 } from './binfmt.ts';
-import { HOST_TOOLS, compilerPackage, installCommand, shellCommand, uapiHeadersDir, uapiHeadersPackage } from './packages.ts';
+import { CLANG_MAJOR, HOST_TOOLS, compilerPackages, installCommand, shellCommand, uapiHeadersDir, uapiHeadersPackage } from './packages.ts';
 import { aptDebSrcEntries, exists, findOnPath, hostDistro, installedPackages, versionLine } from './probe.ts';
 
 export interface DoctorRow {
@@ -104,23 +104,26 @@ async function isaRows(isa: Isa, hostMachine: string, handlers: Awaited<ReturnTy
       required: true,
     });
   }
-  const gcc = `${isa.gccTriplet}-gcc`;
-  const gccVersion = await versionLine([gcc]).catch(() => undefined);
+  const compiler = isa.compiler.kind === 'clang' ? `clang-${CLANG_MAJOR}` : `${isa.gccTriplet}-gcc`;
+  const compilerVersion = await versionLine([compiler]).catch(() => undefined);
   rows.push({
-    check: `${isa.name}: cross gcc`,
-    ok: gccVersion !== undefined,
-    detail: gccVersion ?? `${gcc} not found`,
-    fix: gccVersion ? undefined : installFix(compilerPackage(isa, { debianArch: hostArch })),
+    check: `${isa.name}: ${isa.compiler.kind === 'clang' ? 'clang' : 'cross gcc'}`,
+    ok: compilerVersion !== undefined,
+    detail: compilerVersion ?? `${compiler} not found`,
+    fix: compilerVersion ? undefined : installFix(...compilerPackages(isa, { debianArch: hostArch })),
     required: true,
   });
-  const headers = await exists(uapiHeadersDir(isa));
-  rows.push({
-    check: `${isa.name}: kernel headers`,
-    ok: headers,
-    detail: headers ? uapiHeadersDir(isa) : `${uapiHeadersDir(isa)} missing`,
-    fix: headers ? undefined : installFix(uapiHeadersPackage(isa)),
-    required: true,
-  });
+  const headersPackage = uapiHeadersPackage(isa);
+  if (headersPackage) {
+    const headers = await exists(uapiHeadersDir(isa));
+    rows.push({
+      check: `${isa.name}: kernel headers`,
+      ok: headers,
+      detail: headers ? uapiHeadersDir(isa) : `${uapiHeadersDir(isa)} missing`,
+      fix: headers ? undefined : installFix(headersPackage),
+      required: true,
+    });
+  }
   return rows;
 }
 

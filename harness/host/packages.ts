@@ -43,17 +43,25 @@ export interface HostDistro {
   debianArch: string;
 }
 
+/** clang and lld build the images of ISAs Debian 12 has no cross GCC for (lld 16 lacks most LoongArch relocations). */
+export const CLANG_MAJOR = 19;
+const CLANG_PACKAGES = [`clang-${CLANG_MAJOR}`, `lld-${CLANG_MAJOR}`, `llvm-${CLANG_MAJOR}`];
+
 /**
- * The package that provides `${gccTriplet}-gcc`. On a host of the same Debian arch the
- * native `gcc` provides it (there is no cross package for one's own arch).
+ * The packages that provide the ISA's compiler: `${gccTriplet}-gcc` (on a host of the same
+ * Debian arch the native `gcc`: there is no cross package for one's own arch), or clang and lld.
  */
-export function compilerPackage(isa: Isa, host: Pick<HostDistro, 'debianArch'>): string {
-  return isa.debianArch === host.debianArch ? 'gcc' : isa.gccPackage;
+export function compilerPackages(isa: Isa, host: Pick<HostDistro, 'debianArch'>): string[] {
+  if (isa.compiler.kind === 'clang') return CLANG_PACKAGES;
+  return [isa.debianArch === host.debianArch ? 'gcc' : isa.compiler.package];
 }
 
-/** Kernel UAPI headers under /usr/<gccTriplet>/include, copied into the musl sysroot. */
-export function uapiHeadersPackage(isa: Isa): string {
-  return `linux-libc-dev-${isa.debianArch}-cross`;
+/**
+ * Kernel UAPI headers under /usr/<gccTriplet>/include, copied into the musl sysroot; none for
+ * a clang-built ISA, whose headers come pinned from a newer Debian suite (images/sources.ts).
+ */
+export function uapiHeadersPackage(isa: Isa): string | undefined {
+  return isa.compiler.kind === 'gcc' ? `linux-libc-dev-${isa.debianArch}-cross` : undefined;
 }
 
 export function uapiHeadersDir(isa: Isa): string {
@@ -64,8 +72,9 @@ export function uapiHeadersDir(isa: Isa): string {
 export function wantedPackages(isas: readonly Isa[], host: HostDistro): string[] {
   const wanted = new Set<string>([...HOST_TOOLS.map((t) => t.debianPackage), ...EXTRA_PACKAGES]);
   for (const isa of isas) {
-    wanted.add(compilerPackage(isa, host));
-    wanted.add(uapiHeadersPackage(isa));
+    for (const pkg of compilerPackages(isa, host)) wanted.add(pkg);
+    const headers = uapiHeadersPackage(isa);
+    if (headers) wanted.add(headers);
   }
   // The pinned sources are Debian bookworm's; Ubuntu needs Debian's key to fetch them.
   if (host.id === 'ubuntu') wanted.add('debian-archive-keyring');

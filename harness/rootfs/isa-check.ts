@@ -2,22 +2,25 @@
 // runs: a mislabelled image would otherwise fail every case with a baffling exec error.
 import { platformString, type Isa } from '../isa.ts';
 import { HarnessError } from '../errors.ts';
-import { elfMismatch, machineName, readElf, NotElfError, type ElfFacts } from '../elf.ts';
+import { cpuLevelMismatch, elfMismatch, machineName, readElf, NotElfError, type ElfFacts } from '../elf.ts';
 import { resolveInRoot } from './in-root.ts';
 
 export const DEFAULT_ENTRY = '/bin/busybox';
 
 export class ImageIsaMismatchError extends HarnessError {
-  constructor(readonly ref: string, readonly isa: Isa, readonly entry: string, readonly facts: ElfFacts) {
-    super(`image ${ref} labelled ${isa.name}: ${entry} is ${machineName(facts.machine)} (e_machine ${facts.machine}), `
-      + `ELF${facts.class} ${facts.endianness}-endian; expected ${isa.elf.machineName} ELF${isa.elf.class} ${isa.elf.endianness}-endian`);
+  constructor(readonly ref: string, readonly isa: Isa, readonly entry: string, readonly facts: ElfFacts, cpuLevel?: string) {
+    super(cpuLevel
+      ? `image ${ref} labelled ${isa.name}: ${entry} ${cpuLevel}`
+      : `image ${ref} labelled ${isa.name}: ${entry} is ${machineName(facts.machine)} (e_machine ${facts.machine}), `
+        + `ELF${facts.class} ${facts.endianness}-endian; expected ${isa.elf.machineName} ELF${isa.elf.class} ${isa.elf.endianness}-endian`);
     this.name = 'ImageIsaMismatchError';
   }
 }
 
 /**
  * Throws ImageIsaMismatchError unless `entry` (symlinks followed inside the rootfs, never
- * to the host) is an ELF for the ISA's machine, class and byte order. `ref` names the image
+ * to the host) is an ELF for the ISA's machine, class and byte order, and (ARM) its build
+ * attributes ask for no more than the ISA's baseline CPU. `ref` names the image
  * in the message (the matrix's reference; the rootfs path by default).
  */
 export async function checkImageIsa(rootfs: string, isa: Isa, entry: string = DEFAULT_ENTRY, ref: string = rootfs): Promise<void> {
@@ -31,4 +34,6 @@ export async function checkImageIsa(rootfs: string, isa: Isa, entry: string = DE
     throw error;
   });
   if (elfMismatch(facts, isa)) throw new ImageIsaMismatchError(ref, isa, entry, facts);
+  const cpuLevel = await cpuLevelMismatch(host, isa);
+  if (cpuLevel) throw new ImageIsaMismatchError(ref, isa, entry, facts, cpuLevel);
 }

@@ -26,7 +26,7 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { caseFileBytes, type CaseFile } from '../case.ts';
 import { HarnessError } from '../errors.ts';
-import { type Isa, runsNatively } from '../isa.ts';
+import { type Isa, guestLaunch } from '../isa.ts';
 import { sandboxHost } from './helper.ts';
 import { STAGING_PREFIX } from './leaks.ts';
 import { collectCapped } from './output.ts';
@@ -82,15 +82,14 @@ const HELPER_KILL_GRACE_MS = 2000;
 
 /** The guest environment: defaults, the case's variables, and the emulator's CPU model. */
 export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine: string = machine()): Record<string, string> {
-  const cpu: Record<string, string> = isa.qemuCpu && !runsNatively(isa, hostMachine) ? { QEMU_CPU: isa.qemuCpu } : {};
-  return { ...DEFAULT_GUEST_ENV, ...cpu, ...env };
+  return { ...DEFAULT_GUEST_ENV, ...guestLaunch(isa, hostMachine).env, ...env };
 }
 
 /** The helper's arguments (pure). */
 export function helperArgs(opts: { mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; argv: string[] }): string[] {
   return [
     ...(opts.rootless ? ['--userns'] : []),
-    ...(opts.isa.personality === 'linux32' ? ['--linux32'] : []),
+    ...(guestLaunch(opts.isa, machine()).linux32 ? ['--linux32'] : []),
     ...(opts.copyRootfs ? ['--copy'] : []),
     ...(opts.guestIsPid1 ? ['--pid1'] : []),
     '--hostname', GUEST_HOSTNAME,
