@@ -10,10 +10,15 @@ export interface TransferProgress {
   end(ok: boolean): void;
 }
 
+/** A download counts bytes; a pull (skopeo) shows only that it runs. */
+export type FetchAction = 'download' | 'pull';
+
 export interface FetchProgress {
   /** A transfer of `label`, `total` bytes when the server said. */
-  start(label: string, total?: number): TransferProgress;
+  start(label: string, total?: number, action?: FetchAction): TransferProgress;
 }
+
+const VERBS: Record<FetchAction, [string, string]> = { download: ['downloading', 'downloaded'], pull: ['pulling', 'pulled'] };
 
 const BAR_WIDTH = 24;
 const REDRAW_MS = 100;
@@ -25,7 +30,8 @@ export function formatBytes(bytes: number): string {
 }
 
 /** `[#####-----]  42%  1.2 MB/2.9 MB  label`, or the byte count alone when the size is unknown. */
-export function formatBar(label: string, done: number, total: number | undefined): string {
+export function formatBar(label: string, done: number, total: number | undefined, action: FetchAction = 'download'): string {
+  if (action === 'pull') return `${VERBS.pull[0]} ${label}`;
   if (!total) return `${formatBytes(done)}  ${label}`;
   const fraction = Math.min(1, done / total);
   const filled = Math.round(fraction * BAR_WIDTH);
@@ -35,14 +41,16 @@ export function formatBar(label: string, done: number, total: number | undefined
 
 function plainProgress(stream: NodeJS.WritableStream): FetchProgress {
   return {
-    start(label, total) {
+    start(label, total, action = 'download') {
       const started = Date.now();
+      const [doing, done] = VERBS[action];
       let bytes = 0;
-      stream.write(`downloading ${label}${total ? ` (${formatBytes(total)})` : ''}\n`);
+      stream.write(`${doing} ${label}${total ? ` (${formatBytes(total)})` : ''}\n`);
       return {
         advance: (n) => void (bytes += n),
         end: (ok) => {
-          if (ok) stream.write(`downloaded ${label}: ${formatBytes(bytes)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+          const size = action === 'download' ? `: ${formatBytes(bytes)}` : '';
+          if (ok) stream.write(`${done} ${label}${size} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
         },
       };
     },
@@ -51,15 +59,15 @@ function plainProgress(stream: NodeJS.WritableStream): FetchProgress {
 
 function ttyProgress(stream: NodeJS.WritableStream): FetchProgress {
   const log = createLogUpdate(stream);
-  const active = new Set<{ label: string; done: number; total?: number }>();
+  const active = new Set<{ label: string; done: number; total?: number; action: FetchAction }>();
   let pending: NodeJS.Timeout | undefined;
   const draw = () => {
     pending = undefined;
-    log([...active].map((t) => formatBar(t.label, t.done, t.total)).join('\n'));
+    log([...active].map((t) => formatBar(t.label, t.done, t.total, t.action)).join('\n'));
   };
   return {
-    start(label, total) {
-      const transfer = { label, done: 0, total };
+    start(label, total, action = 'download') {
+      const transfer = { label, done: 0, total, action };
       active.add(transfer);
       draw();
       return {
@@ -73,7 +81,7 @@ function ttyProgress(stream: NodeJS.WritableStream): FetchProgress {
           active.delete(transfer);
           // A finished bar is written out for good; the others are redrawn below it.
           log.clear();
-          if (ok) stream.write(`${formatBar(label, transfer.done, transfer.total ?? transfer.done)}\n`);
+          if (ok) stream.write(`${action === 'pull' ? `${VERBS.pull[1]} ${label}` : formatBar(label, transfer.done, transfer.total ?? transfer.done)}\n`);
           if (active.size) draw();
         },
       };

@@ -52,6 +52,7 @@ interface PullRecord {
 const RECORD = 'pulled.json';
 /** The tag a reference by digest gets inside the cached layout. */
 const DIGEST_TAG = 'pulled';
+const HOST = /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:]+\])(?::\d+)?$/i;
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -74,7 +75,7 @@ export function parseRegistryRef(text: string): RegistryRef | undefined {
   const hasHost = path.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
   const host = hasHost ? first : 'docker.io';
   const components = hasHost ? path.slice(1) : path.length === 1 ? ['library', ...path] : path;
-  if (!/^[\w.-]+(?::\d+)?$|^\[[0-9a-f:]+\](?::\d+)?$/i.test(host)) return undefined;
+  if (!HOST.test(host)) return undefined;
   if (!components.every((component) => COMPONENT.test(component))) return undefined;
   if (tag !== undefined && !TAG.test(tag)) return undefined;
   const repository = components.join('/');
@@ -132,7 +133,7 @@ async function readRecord(entry: string): Promise<PulledImage | undefined> {
 async function skopeoCopy(ref: RegistryRef, layout: string, tag: string, options: PullOptions): Promise<void> {
   const tlsVerify = options.tlsVerify ?? !isLocalRegistry(ref.host);
   const argv = ['copy', '--all', '--quiet', ...(tlsVerify ? [] : ['--src-tls-verify=false']), `docker://${ref.reference}`, `oci:${layout}:${tag}`];
-  const shown = options.progress?.start(`docker://${ref.reference} (every platform)`);
+  const shown = options.progress?.start(`docker://${ref.reference} (every platform)`, undefined, 'pull');
   try {
     await execa('skopeo', argv, { stdin: 'ignore', cancelSignal: options.signal });
   } catch (error) {
