@@ -63,7 +63,8 @@ export async function checkMatrix(ref: string, options: CheckOptions): Promise<C
   const present = [...found].filter(([, entry]) => 'ref' in entry).map(([isa]) => isa);
   const absent = [...found].flatMap(([isa, entry]) => ('absent' in entry ? [{ isa: isa.name, reason: entry.absent }] : []));
   if (present.length === 0) {
-    throw new HarnessError(`${ref}: the image has none of the ISAs ${options.arches?.length ? 'asked for' : 'the harness runs'}: ${absent.map((a) => `${a.isa}: ${a.reason}`).join('; ')}`);
+    const asked = `${options.arches?.length ? 'asked for' : 'the harness runs'} (${absent.map((a) => a.isa).join(', ')})`;
+    throw new HarnessError(`${ref}: the image has none of the ISAs ${asked}; ${absent[0]!.isa}: ${absent[0]!.reason}`);
   }
   // ISAs named with --arch stay in the report (skipped, with the reason); the others are only listed.
   const isas = options.arches?.length ? candidates : present;
@@ -103,7 +104,11 @@ async function findIsas(ref: string, candidates: Isa[], options: CheckOptions, c
     throw new HarnessError(`${ref}: not a path that exists, an http(s) URL or a registry reference (host[:port]/repository:tag); check the reference`);
   }
   const remote = { kind: 'registry', reference: registry.reference, tlsVerify: options.tlsVerify ?? !isLocalRegistry(registry.host) } as const;
-  const pulled = await pullRegistryImage(remote, context);
+  const pulled = await pullRegistryImage(remote, context).catch((error: unknown) => {
+    // `rootfs` with a typo reads as Docker Hub's library/rootfs: say that it is no path either.
+    if (error instanceof HarnessError && !ref.includes('/')) throw new HarnessError(`${error.message} (and ${ref} is no path that exists)`);
+    throw error;
+  });
   return servedBy(pulled.platforms, candidates, registry.reference, remote);
 }
 

@@ -83,6 +83,7 @@ function ttyProgress(stream: NodeJS.WritableStream): FetchProgress {
           log.clear();
           if (ok) stream.write(`${action === 'pull' ? `${VERBS.pull[1]} ${label}` : formatBar(label, transfer.done, transfer.total ?? transfer.done)}\n`);
           if (active.size) draw();
+          else log.done(); // gives the cursor back
         },
       };
     },
