@@ -1,7 +1,7 @@
 // Temp dirs inside the cache, beside the entry they become (same filesystem, so the final
 // rename is atomic). Their names carry the owner's pid, so a later run removes the ones
 // whose process died before it could clean up (SIGKILL, crash).
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const TEMP_PREFIX = '.tmp-';
@@ -28,4 +28,15 @@ export async function makeCacheTempDir(parent: string, label: string): Promise<s
   await mkdir(parent, { recursive: true });
   await removeStaleTempDirs(parent);
   return mkdtemp(join(parent, `${TEMP_PREFIX}${process.pid}-${label}-`));
+}
+
+/** Renames a finished temp dir to its entry; false when another process put the entry there first. */
+export async function renameIntoPlace(temp: string, entry: string): Promise<boolean> {
+  try {
+    await rename(temp, entry);
+    return true;
+  } catch (error) {
+    if (['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
+    throw error;
+  }
 }

@@ -125,7 +125,47 @@ export function buildProgram(setExit: (code: number) => void): Command {
       return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false });
     }));
 
+  program
+    .command('check')
+    .description('Does this image work on every ISA it has? Runs the image, busybox and musl suites on each ISA the image holds, with no matrix file, and writes JUnit and JSON like run.')
+    .argument('<ref>', "a registry reference (host[:port]/repo:tag), an OCI layout, a rootfs tarball or directory path, or an http(s) URL; with {arch} (Alpine's ISA name) in a path or URL, each ISA whose file exists")
+    .addOption(archOption())
+    .option('-s, --suite <name>', 'only these suites: image, busybox, musl; repeat or comma-separate', collect)
+    .option('-g, --grep <pattern>', 'only cases whose <suite>/<case> or ISA contains this (case-insensitive), or matches /regex/')
+    .option('--sha512 <hex>', "the tarball's sha512 (a single tarball)")
+    .option('--sha512sums <path-or-url>', 'a sha512sum file listing the tarballs (default for a URL: <url>.sha512, as Alpine publishes)')
+    .option('--tag <tag>', 'the tag inside an OCI layout (default: every image of the layout)')
+    .option('--no-tls-verify', 'do not verify the registry\'s TLS certificate (default: verified, except for localhost/127.0.0.1)')
+    .option('-j, --jobs <n>', 'cases run at once (default: the number of cores)', parsePositiveInt)
+    .option('--fail-fast', 'stop starting cases after the first failure')
+    .option('--junit <file>', 'JUnit XML path (default: reports/<run>/junit.xml)')
+    .option('--json <file>', 'results JSON path (default: reports/<run>/results.json)')
+    .option('-q, --quiet', 'no progress, only the summary')
+    .action(act(async (ref: string, opts: CheckFlags) => {
+      const { checkCommand } = await import('./commands/check.ts');
+      return checkCommand(ref, {
+        arches: opts.arch && parseArches(opts.arch), filters: { suites: opts.suite, grep: opts.grep },
+        sha512: opts.sha512, sha512sums: opts.sha512sums, tag: opts.tag, ...(opts.tlsVerify === false && { tlsVerify: false }),
+        jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false,
+      });
+    }));
+
   return program;
+}
+
+interface CheckFlags {
+  arch?: string[];
+  suite?: string[];
+  grep?: string;
+  sha512?: string;
+  sha512sums?: string;
+  tag?: string;
+  tlsVerify: boolean;
+  jobs?: number;
+  failFast?: boolean;
+  junit?: string;
+  json?: string;
+  quiet?: boolean;
 }
 
 interface FilterFlags {

@@ -1,11 +1,13 @@
 // A whole run: matrix -> plan -> host (binfmt) -> images (build, extract, ISA check,
 // inspect) -> cases -> scheduler + sandbox -> verdicts, oracle, known failures -> reports.
 import { availableParallelism, release, machine } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { buildImages, findBuiltImage, type BuiltImage } from '../images/build.ts';
 import type { TestCase } from './case.ts';
 import { HarnessError } from './errors.ts';
+import { sha512FromSums } from './fetch/checksums.ts';
+import { createFetchProgress } from './fetch/progress.ts';
+import { fetchedSource, fetchForPlan, type FetchContext } from './fetch/remote.ts';
 import { ensureHandlers, qemuVersion, type HandlerStatus } from './host/binfmt.ts';
 import type { Isa } from './isa.ts';
 import { loadMatrix } from './matrix/load.ts';
@@ -13,7 +15,7 @@ import { readBusyboxVersion } from './rootfs/busybox-banner.ts';
 import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
 import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
 import { applyCrossIsaOracle } from './oracle.ts';
-import { harnessVersion, REPO_ROOT } from './paths.ts';
+import { cacheRoot, harnessVersion, REPO_ROOT } from './paths.ts';
 import { writeJunit } from './report/junit.ts';
 import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
@@ -39,6 +41,8 @@ const IMAGE_CHECK_CASE = 'ELF of the entry point matches the ISA';
 
 export interface RunOptions {
   matrixPath?: string;
+  /** A matrix built in memory (harness check) instead of one read from matrixPath. */
+  matrix?: Matrix;
   filters?: PlanFilters;
   /** Cases at once; default the matrix's `jobs`, else the number of cores. */
   jobs?: number;
@@ -76,16 +80,7 @@ function runId(now: Date): string {
   return now.toISOString().replace(/[:.]/g, '-').replace(/Z$/, 'Z');
 }
 
-async function sha512FromSums(sumsFile: string, tarball: string): Promise<string | undefined> {
-  const wanted = basename(tarball);
-  for (const line of (await readFile(sumsFile, 'utf8')).split('\n')) {
-    const [hash, name] = line.trim().split(/\s+\*?/);
-    if (name === wanted) return hash;
-  }
-  throw new HarnessError(`${sumsFile}: no sha512 line for ${wanted}`);
-}
-
-async function imageSource(ref: ImageRef, isa: Isa, built: Record<string, BuiltImage>): Promise<ImageSource> {
+async function imageSource(ref: ImageRef, isa: Isa, built: Record<string, BuiltImage>, fetching: FetchContext): Promise<ImageSource> {
   switch (ref.kind) {
     case 'built': {
       const image = built[isa.name];
@@ -93,13 +88,16 @@ async function imageSource(ref: ImageRef, isa: Isa, built: Record<string, BuiltI
       return { kind: 'tarball', path: image.rootfsTarGz, sha512: image.sha512 };
     }
     case 'tarball':
-      return { kind: 'tarball', path: ref.path, sha512: ref.sha512 ?? (ref.sha512sums ? await sha512FromSums(ref.sha512sums, ref.path) : undefined) };
+      return { kind: 'tarball', path: ref.path, sha512: ref.sha512 ?? (ref.sha512sums ? await sha512FromSums(ref.sha512sums, ref.path, fetching) : undefined) };
     case 'directory':
       return { kind: 'directory', path: ref.path };
     case 'oci':
       return { kind: 'oci', path: ref.layout, tag: ref.tag };
     case 'docker-archive':
       return { kind: 'docker-archive', path: ref.path };
+    case 'url':
+    case 'registry':
+      return fetchedSource(ref, fetching);
   }
 }
 
@@ -148,12 +146,15 @@ export interface PreparedRun {
 
 export interface PrepareRunOptions {
   matrixPath?: string;
+  matrix?: Matrix;
   filters?: PlanFilters;
   cacheDir?: string;
   signal?: AbortSignal;
   /** Build missing images and compile probes (run); list only looks in the cache. */
   build: boolean;
   onBuildProgress?: (isa: Isa, stage: string) => void;
+  /** How downloads and pulls show their progress (default plain). */
+  progress?: ProgressMode;
 }
 
 async function builtImages(isas: Isa[], options: PrepareRunOptions): Promise<Record<string, BuiltImage>> {
@@ -165,8 +166,8 @@ async function builtImages(isas: Isa[], options: PrepareRunOptions): Promise<Rec
   return Object.fromEntries(found.filter((entry): entry is readonly [string, BuiltImage] => entry[1] !== undefined));
 }
 
-async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, options: PrepareRunOptions): Promise<{ image: PreparedImage; check: CaseResult }> {
-  const source = await imageSource(job.ref, job.isa, built);
+async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, options: PrepareRunOptions & { fetching: FetchContext }): Promise<{ image: PreparedImage; check: CaseResult }> {
+  const source = await imageSource(job.ref, job.isa, built, options.fetching);
   const extracted = await prepareImage(source, job.isa, { cacheDir: options.cacheDir, signal: options.signal });
   const facts: ImageFacts = {
     ref: job.image.name,
@@ -196,9 +197,11 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
 }
 
 export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRun> {
-  const matrix = await loadMatrix(resolve(options.matrixPath ?? DEFAULT_MATRIX));
+  const matrix = options.matrix ?? (await loadMatrix(resolve(options.matrixPath ?? DEFAULT_MATRIX)));
   const filters = options.filters ?? {};
-  const plan = planJobs(matrix, filters);
+  // Remote images are fetched first: the ISAs a registry index lacks leave the plan as skipped jobs.
+  const fetching: FetchContext = { cacheDir: options.cacheDir ?? cacheRoot(), signal: options.signal, progress: createFetchProgress(options.progress ?? 'plain') };
+  const plan = await fetchForPlan(planJobs(matrix, filters), fetching);
   const isas = [...new Map(plan.jobs.map((job) => [job.isa.name, job.isa])).values()];
   // A run registers missing handlers; list changes nothing on the host and uses what is there.
   const handlers = options.build ? await ensureHandlers(isas) : [];
@@ -211,7 +214,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
   // Each image x ISA once, all at once: extract (cached by digest), check its ELF, list its applets.
   const runnable = plan.jobs.filter((job) => job.ref.kind !== 'built' || built[job.isa.name]);
   const firstJobs = [...new Map(runnable.map((job) => [`${job.image.name}/${job.isa.name}`, job])).entries()];
-  const preparedImages = await Promise.all(firstJobs.map(async ([key, job]) => [key, await prepareImageFor(job, built, options)] as const));
+  const preparedImages = await Promise.all(firstJobs.map(async ([key, job]) => [key, await prepareImageFor(job, built, { ...options, fetching })] as const));
   const images = new Map(preparedImages.map(([key, { image }]) => [key, image]));
   const checks = preparedImages.map(([, { check }]) => check);
 

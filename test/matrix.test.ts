@@ -113,7 +113,7 @@ describe('loadMatrix', () => {
       `${file}:9: images[2]: duplicate image name 'alpine' (first at line 6); give each image its own name`,
       `${file}:10: images[2].directory: '/nonexistent/rootfs' has no {arch} but serves x86_64, aarch64; add {arch} or list one ISA in arches`,
       `${file}:10: images[2].directory: /nonexistent/rootfs does not exist`,
-      `${file}:11: images[3]: unknown image 'busybox'; write 'built' or a mapping { name, tarball | directory | oci | docker-archive }`,
+      `${file}:11: images[3]: unknown image 'busybox'; write 'built' or a mapping { name, tarball | directory | oci | docker-archive | registry }`,
       `${file}:13: suites.busybx: unknown suite 'busybx' (did you mean 'busybox'?); known: ${SUITE_NAMES.join(', ')}`,
       `${file}:14: suites.image.size_budget: '1.2XB' is not a size; ${sizeHint}`,
       `${file}:15: suites.static.path: required: a directory per ISA, e.g. path: './static/{arch}'`,

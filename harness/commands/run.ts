@@ -1,7 +1,8 @@
 // `harness run` and `harness list`: thin wrappers that print what the library returns.
 import type { PlanFilters } from '../matrix/plan.ts';
 import { formatJobList } from '../matrix/list.ts';
-import { progressMode } from '../report/progress.ts';
+import type { Matrix } from '../matrix/schema.ts';
+import { progressMode, type ProgressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
 import { prepareRun, runMatrix } from '../run.ts';
@@ -17,6 +18,8 @@ export async function listCommand(matrixPath: string | undefined, filters: PlanF
 
 export interface RunCommandOptions {
   matrixPath?: string;
+  /** Builds the matrix in memory instead (harness check), interruptible like the run. */
+  makeMatrix?: (signal: AbortSignal, progress: ProgressMode) => Promise<Matrix>;
   filters: PlanFilters;
   jobs?: number;
   failFast?: boolean;
@@ -32,8 +35,10 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   process.on('SIGTERM', onSigint);
   try {
     const mode = progressMode(process.env, Boolean(process.stderr.isTTY), options.quiet);
+    const matrix = await options.makeMatrix?.(abort.signal, mode);
     const outcome = await runMatrix({
       ...options,
+      matrix,
       progress: mode,
       signal: abort.signal,
       onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),

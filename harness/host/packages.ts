@@ -23,7 +23,7 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: 'bzip2', debianPackage: 'bzip2', required: true, purpose: 'BusyBox source and usage texts' },
   { command: 'xz', debianPackage: 'xz-utils', required: true, purpose: 'image tarballs' },
   { command: 'xmllint', debianPackage: 'libxml2-utils', required: false, purpose: 'JUnit schema checks in tests' },
-  { command: 'skopeo', debianPackage: 'skopeo', required: false, purpose: 'OCI/registry image references' },
+  { command: 'skopeo', debianPackage: 'skopeo', required: false, purpose: 'pulling images by registry reference' },
   { command: 'umoci', debianPackage: 'umoci', required: false, purpose: 'unpacking OCI image layouts' },
 ];
 
@@ -33,6 +33,8 @@ export const EXTRA_PACKAGES: readonly string[] = [
   // Headers and crt files for HOSTCC; gcc only recommends it, and setup installs without recommends.
   'libc6-dev',
   'python3-junitparser',
+  // The registry the tests push the project's OCI image to (harness check by registry reference).
+  'docker-registry',
 ];
 
 export interface HostDistro {

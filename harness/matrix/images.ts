@@ -1,18 +1,20 @@
 // The images: section of a matrix: each entry becomes an ImageSpec with a concrete ImageRef
 // per ISA it covers, its paths checked (or, when optional, the missing ones recorded).
 import { isScalar } from 'yaml';
+import { isHttpUrl } from '../fetch/download.ts';
+import { isLocalRegistry, parseRegistryRef } from '../fetch/registry.ts';
 import type { Isa } from '../isa.ts';
 import type { Field, FieldReader } from './fields.ts';
 import { isaNamed, readIsas } from './isa-list.ts';
-import { hasArch, locate, PATH_HINT, type PathKind } from './paths.ts';
+import { checkPlaceholders, expandArch, hasArch, locate, PATH_HINT, type PathKind } from './paths.ts';
 import type { ImageKind, ImageRef, ImageSpec } from './schema.ts';
 
-const SOURCE_KEYS = ['built', 'tarball', 'directory', 'oci', 'docker-archive'] as const satisfies readonly ImageKind[];
-const IMAGE_KEYS = ['name', ...SOURCE_KEYS, 'sha512', 'sha512sums', 'tag', 'arches', 'optional'] as const;
+const SOURCE_KEYS = ['built', 'tarball', 'directory', 'oci', 'docker-archive', 'registry'] as const satisfies readonly ImageKind[];
+const IMAGE_KEYS = ['name', ...SOURCE_KEYS, 'sha512', 'sha512sums', 'tag', 'tls_verify', 'arches', 'optional'] as const;
 /** Keys that belong to one kind of image only. */
-const KIND_ONLY_KEYS: ReadonlyArray<[string, ImageKind]> = [['sha512', 'tarball'], ['sha512sums', 'tarball'], ['tag', 'oci']];
+const KIND_ONLY_KEYS: ReadonlyArray<[string, ImageKind]> = [['sha512', 'tarball'], ['sha512sums', 'tarball'], ['tag', 'oci'], ['tls_verify', 'registry']];
 /** What a path source must be on disk. */
-const SOURCE_PATH_KIND: Readonly<Record<Exclude<ImageKind, 'built'>, PathKind>> = {
+const SOURCE_PATH_KIND: Readonly<Record<'tarball' | 'directory' | 'oci' | 'docker-archive', PathKind>> = {
   tarball: 'file',
   directory: 'directory',
   oci: 'oci-layout',
@@ -20,7 +22,7 @@ const SOURCE_PATH_KIND: Readonly<Record<Exclude<ImageKind, 'built'>, PathKind>> 
 };
 const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const SHA512 = /^[0-9a-f]{128}$/i;
-const HINT = "'built' or a mapping { name, tarball | directory | oci | docker-archive }";
+const HINT = "'built' or a mapping { name, tarball | directory | oci | docker-archive | registry }";
 
 export interface ImageContext {
   /** Directory of the matrix file: paths are relative to it. */
@@ -83,26 +85,35 @@ function readImage(reader: FieldReader, at: Field, context: ImageContext): Image
     if (reader.boolean(sourceField) === false) reader.report(sourceField, 'write built: true, or leave the image out');
     return { ...builtImage(name, isas), optional };
   }
+  if (kind === 'registry') return registryImage(reader, entries, sourceField, { name, isas, optional });
   const template = reader.string(sourceField, PATH_HINT);
   if (template === undefined) return undefined;
   if (kind !== 'oci' && !hasArch(template) && isas.length > 1) {
     reader.report(sourceField, `'${template}' has no {arch} but serves ${isas.map((isa) => isa.name).join(', ')}; add {arch} or list one ISA in arches`);
   }
   const unavailable: Record<string, string> = {};
+  const checksumContext = { ...context, isas, unavailable: optional ? unavailable : undefined };
+  if (kind === 'tarball' && isHttpUrl(template)) {
+    checkPlaceholders(reader, sourceField, template);
+    const checksums = readChecksums(reader, entries, at, checksumContext);
+    if (!checksums.sha512 && !checksums.sha512sums) reader.report(sourceField, 'a tarball by URL needs its sha512 or a sha512sums file (a path or a URL)');
+    const refs = Object.fromEntries(isas.map((isa) => [isa.name, { kind: 'url', url: expandArch(template, isa), ...checksumsFor(checksums, isa) } as const]));
+    return { name, kind, isas, refs, optional, unavailable };
+  }
   const paths = locate(reader, sourceField, template, {
     baseDir: context.baseDir,
     isas,
     kind: SOURCE_PATH_KIND[kind],
     unavailable: optional ? unavailable : undefined,
   });
-  const checksums = kind === 'tarball' ? readChecksums(reader, entries, at, { ...context, isas, unavailable: optional ? unavailable : undefined }) : {};
+  const checksums = kind === 'tarball' ? readChecksums(reader, entries, at, checksumContext) : undefined;
   const tagField = entries.get('tag');
   const tag = (tagField && reader.string(tagField, 'an image tag')) ?? 'latest';
   const refs = Object.fromEntries(
     isas.map((isa): [string, ImageRef] => {
       const path = paths[isa.name]!;
       if (kind === 'oci') return [isa.name, { kind, layout: path, tag }];
-      if (kind === 'tarball') return [isa.name, { kind, path, sha512: checksums.sha512?.[isa.name], sha512sums: checksums.sha512sums }];
+      if (kind === 'tarball') return [isa.name, { kind, path, ...(checksums && checksumsFor(checksums, isa)) }];
       return [isa.name, { kind, path }];
     }),
   );
@@ -131,8 +142,32 @@ function coveredIsas(reader: FieldReader, at: Field, matrixIsas: readonly Isa[])
 interface Checksums {
   /** Per ISA name, the tarball's expected sha512 (lower-case hex). */
   sha512?: Record<string, string>;
-  /** Absolute path of a sha512sum-style file listing the tarballs. */
+  /** Absolute path or URL of a sha512sum-style file listing the tarballs. */
   sha512sums?: string;
+}
+
+/** What one ISA's tarball ref carries of the image's checksums. */
+function checksumsFor(checksums: Checksums, isa: Isa): { sha512?: string; sha512sums?: string } {
+  const sha512 = checksums.sha512?.[isa.name];
+  return { ...(sha512 && { sha512 }), ...(checksums.sha512sums && { sha512sums: checksums.sha512sums }) };
+}
+
+/** A registry image: one reference serves every ISA its index holds (found when it is pulled). */
+function registryImage(
+  reader: FieldReader,
+  entries: Map<string, Field>,
+  at: Field,
+  image: Pick<ImageSpec, 'name' | 'isas' | 'optional'>,
+): ImageSpec | undefined {
+  const text = reader.string(at, 'a registry reference, host[:port]/repository:tag');
+  if (text === undefined) return undefined;
+  if (hasArch(text)) return reader.report(at, "a registry reference names an index of every platform: leave {arch} out");
+  const ref = parseRegistryRef(text);
+  if (!ref) return reader.report(at, `'${text}' is not a registry reference; write host[:port]/repository:tag or host/repository@sha256:<hex>`);
+  const tlsField = entries.get('tls_verify');
+  const tlsVerify = (tlsField && reader.boolean(tlsField)) ?? !isLocalRegistry(ref.host);
+  const refs = Object.fromEntries(image.isas.map((isa) => [isa.name, { kind: 'registry', reference: ref.reference, tlsVerify } as const]));
+  return { ...image, kind: 'registry', refs, unavailable: {} };
 }
 
 function readChecksums(
@@ -145,9 +180,10 @@ function readChecksums(
   const hashField = entries.get('sha512');
   if (sumsField && hashField) reader.report(at, 'give sha512 or sha512sums, not both');
   if (sumsField) {
-    const template = reader.string(sumsField, 'a path to a sha512sum file');
+    const template = reader.string(sumsField, 'a path or URL of a sha512sum file');
     if (template === undefined) return {};
     if (hasArch(template)) return reader.report(sumsField, 'one sha512sums file lists every tarball: leave {arch} out') ?? {};
+    if (isHttpUrl(template)) return { sha512sums: template };
     const paths = locate(reader, sumsField, template, { ...context, kind: 'file' });
     return { sha512sums: Object.values(paths)[0] };
   }

@@ -39,6 +39,13 @@ function pathProblem(path: string, kind: PathKind): string | undefined {
   return undefined;
 }
 
+/** Reports each placeholder other than {arch}; true when there is none. */
+export function checkPlaceholders(reader: FieldReader, at: Field, template: string): boolean {
+  const unknown = [...template.matchAll(PLACEHOLDER)].map(([, name]) => name).filter((name) => name !== 'arch');
+  for (const name of unknown) reader.report(at, `unknown placeholder '{${name}}' in '${template}'; the only one is {arch} (the ISA name)`);
+  return unknown.length === 0;
+}
+
 /**
  * Resolves a path template (relative to `baseDir`) for each ISA and checks it. A problem is
  * reported at `at`, or, when `unavailable` is given (an optional entry), recorded there per
@@ -50,15 +57,14 @@ export function locate(
   template: string,
   options: { baseDir: string; isas: readonly Isa[]; kind: PathKind; unavailable?: Record<string, string> },
 ): Record<string, string> {
-  const unknown = [...template.matchAll(PLACEHOLDER)].map(([, name]) => name).filter((name) => name !== 'arch');
-  for (const name of unknown) reader.report(at, `unknown placeholder '{${name}}' in '${template}'; the only one is {arch} (the ISA name)`);
+  const known = checkPlaceholders(reader, at, template);
   const paths: Record<string, string> = {};
   const reported = new Set<string>();
   for (const isa of options.isas) {
     const path = resolve(options.baseDir, expandArch(template, isa));
     paths[isa.name] = path;
     // A path with an unknown placeholder is wrong already: checking it on disk adds nothing.
-    const problem = unknown.length === 0 ? pathProblem(path, options.kind) : undefined;
+    const problem = known ? pathProblem(path, options.kind) : undefined;
     if (!problem) continue;
     if (options.unavailable) {
       options.unavailable[isa.name] ??= problem;

@@ -17,6 +17,11 @@
  *   - { name: mine, directory: '/srv/rootfs-{arch}' }   # an extracted rootfs per ISA
  *   - { name: oci-all, oci: ./layout, tag: latest }    # OCI image layout; the ISA's manifest is picked by platform
  *   - { name: saved, docker-archive: ./image.tar }     # a `docker save` archive
+ *   - name: alpine-web     # a tarball by http(s) URL: downloaded once into the cache, checked
+ *     tarball: 'https://dl-cdn.alpinelinux.org/alpine/v3.20/releases/{arch}/alpine-minirootfs-3.20.3-{arch}.tar.gz'
+ *     sha512sums: 'https://example.org/checksums.sha512'   # a URL or a path; or sha512: {...}
+ *   - { name: pushed, registry: 'registry.example.org:5000/team/alpine:3.20' }  # every ISA its index holds
+ *     # tls_verify: false  (default: true, except for a registry on localhost/127.0.0.1)
  * suites:                  # which suites run, each with its settings ({} or empty for none)
  *   image: { size_budget: 1.2MB }         # sizes: 1200000 (bytes), 1.2MB, 900kB, 1MiB
  *   busybox: {}
@@ -34,6 +39,11 @@
  * - Paths are relative to the matrix file (or absolute). `{arch}` in a path is the ISA's
  *   canonical (Alpine) name; it is the only placeholder. A tarball or directory that serves
  *   more than one ISA must contain `{arch}`; quote such a path inside a flow mapping { ... }.
+ * - A tarball or sha512sums that starts with http:// or https:// is a URL: downloaded into the
+ *   cache (keyed by URL and sha512) the first time, never again; a 404, a broken transfer or a
+ *   mismatch is an error (under `optional: true`, a 404 or a tarball the checksums file lacks
+ *   skips that ISA). A `registry` image is pulled once (skopeo, every platform) into the cache,
+ *   keyed by its reference; an ISA its index lacks is skipped with that reason.
  * - Every referenced path must exist when the matrix loads, except under `optional: true`
  *   (an image, or a suite with a path): then each ISA whose files are absent becomes a
  *   skipped job whose reason names the missing path.
@@ -75,13 +85,18 @@ export interface SuiteSettings {
   static: { path: string };
 }
 
-/** Where one ISA's image comes from: concrete paths, no placeholders. */
+/** Where one ISA's image comes from: concrete paths and URLs, no placeholders. */
 export type ImageRef =
   | { kind: 'built' }
   | { kind: 'tarball'; path: string; sha512?: string; sha512sums?: string }
+  /** A tarball by http(s) URL; `sha512sums` is a path or a URL. One of the two sums is given. */
+  | { kind: 'url'; url: string; sha512?: string; sha512sums?: string }
   | { kind: 'directory'; path: string }
-  | { kind: 'oci'; layout: string; tag: string }
-  | { kind: 'docker-archive'; path: string };
+  /** Without a tag: the layout's only image for the ISA, whatever its tags. */
+  | { kind: 'oci'; layout: string; tag?: string }
+  | { kind: 'docker-archive'; path: string }
+  /** host[:port]/repo:tag (normalised); TLS verified unless tlsVerify is false. */
+  | { kind: 'registry'; reference: string; tlsVerify?: boolean };
 
 export type ImageKind = ImageRef['kind'];
 

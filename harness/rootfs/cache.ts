@@ -2,8 +2,8 @@
 // built in a temp dir beside it and renamed into place, so readers only ever see complete
 // entries. Within a process concurrent requests share one promise; across processes the
 // first rename wins and the loser removes its copy.
-import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { makeCacheTempDir } from '../cache-temp.ts';
+import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { makeCacheTempDir, renameIntoPlace } from '../cache-temp.ts';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
 import type { SkippedMember } from './extract.ts';
@@ -52,10 +52,7 @@ export function cachedImage(cacheDir: string, sha256hex: string, build: (rootfs:
       await mkdir(join(temp, 'rootfs'));
       const record: ImageRecord = { digest: `sha256:${sha256hex}`, ...(await build(join(temp, 'rootfs'))) };
       await writeFile(join(temp, RECORD), `${JSON.stringify(record, null, 2)}\n`);
-      try {
-        await rename(temp, dir);
-      } catch (error) {
-        if (!['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      if (!(await renameIntoPlace(temp, dir))) {
         const winner = await readRecord(dir);
         if (!winner) throw new HarnessError(`cache entry ${dir} is incomplete (no ${RECORD}); delete it and run again`);
         return winner;

@@ -39,16 +39,7 @@ const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
 
 export async function readOciLayout(layout: string, isa: Isa, tag: string | undefined, label: string): Promise<LayeredImage> {
-  const indexText = await readFile(join(layout, 'index.json'), 'utf8').catch(() => {
-    throw new HarnessError(`${label} is not an OCI image layout: ${join(layout, 'index.json')} is missing`);
-  });
-  const index = parseJson<Index>(indexText, `${label}: index.json`);
-  const top = (index.manifests ?? []).filter((descriptor) => !tag || descriptor.annotations?.[REF_NAME] === tag);
-  if (tag && top.length === 0) {
-    const tags = (index.manifests ?? []).map((descriptor) => descriptor.annotations?.[REF_NAME]).filter(Boolean);
-    throw new HarnessError(`${label}: no tag '${tag}' in index.json; tags present: ${tags.join(', ') || 'none'}`);
-  }
-  const candidates = await manifestCandidates(layout, top, label);
+  const candidates = await layoutCandidates(layout, tag, label);
   const chosen = pickForIsa(candidates, isa, label);
   const manifest = await readBlobJson<Manifest>(layout, chosen.digest, label);
   const config = await readBlobJson<ImageConfig>(layout, manifest.config.digest, label);
@@ -60,6 +51,24 @@ export async function readOciLayout(layout: string, isa: Isa, tag: string | unde
     defaultCmd: defaultCommand(config),
     compressedBytes: sizes.reduce((sum, size) => sum + size, 0),
   };
+}
+
+/** The platforms of the images a layout (under `tag`, or all of it) holds, attestations included. */
+export async function layoutPlatforms(layout: string, tag: string | undefined, label: string): Promise<Platform[]> {
+  return (await layoutCandidates(layout, tag, label)).map((candidate) => candidate.platform);
+}
+
+async function layoutCandidates(layout: string, tag: string | undefined, label: string): Promise<Candidate<Descriptor>[]> {
+  const indexText = await readFile(join(layout, 'index.json'), 'utf8').catch(() => {
+    throw new HarnessError(`${label} is not an OCI image layout: ${join(layout, 'index.json')} is missing`);
+  });
+  const index = parseJson<Index>(indexText, `${label}: index.json`);
+  const top = (index.manifests ?? []).filter((descriptor) => !tag || descriptor.annotations?.[REF_NAME] === tag);
+  if (tag && top.length === 0) {
+    const tags = (index.manifests ?? []).map((descriptor) => descriptor.annotations?.[REF_NAME]).filter(Boolean);
+    throw new HarnessError(`${label}: no tag '${tag}' in index.json; tags present: ${tags.join(', ') || 'none'}`);
+  }
+  return manifestCandidates(layout, top, label);
 }
 
 /** Flattens nested indexes (multi-arch lists) into image manifests with their platforms. */

@@ -1,6 +1,6 @@
 // Picks, among the images an OCI index or a docker archive holds, the one for an ISA.
 import { HarnessError } from '../errors.ts';
-import { platformString, type Isa } from '../isa.ts';
+import { ISAS, platformString, type Isa } from '../isa.ts';
 
 export interface Platform {
   os?: string;
@@ -30,8 +30,19 @@ export function platformMatches(platform: Platform, isa: Isa): boolean {
 }
 
 /** Attestation and other non-runnable manifests say unknown/unknown. */
-function isRunnable(platform: Platform): boolean {
+export function isRunnable(platform: Platform): boolean {
   return platform.os !== 'unknown' && platform.architecture !== 'unknown';
+}
+
+/** The ISAs (of the table) that some runnable platform of the list serves. */
+export function isasServed(platforms: readonly Platform[], among: readonly Isa[] = ISAS): Isa[] {
+  return among.filter((isa) => platforms.some((platform) => isRunnable(platform) && platformMatches(platform, isa)));
+}
+
+/** Runnable platforms that no ISA of the table matches (windows/amd64, linux/sparc64, ...), described. */
+export function unknownPlatforms(platforms: readonly Platform[]): string[] {
+  const unknown = platforms.filter((platform) => isRunnable(platform) && !ISAS.some((isa) => platformMatches(platform, isa)));
+  return [...new Set(unknown.map(describePlatform))];
 }
 
 export function pickForIsa<T>(candidates: Candidate<T>[], isa: Isa, label: string): T {
