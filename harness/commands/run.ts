@@ -1,6 +1,7 @@
 // `harness run` and `harness list`: thin wrappers that print what the library returns.
 import type { PlanFilters } from '../matrix/plan.ts';
 import { formatJobList } from '../matrix/list.ts';
+import type { JunitOptions } from '../report/junit.ts';
 import { progressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
@@ -23,6 +24,7 @@ export interface RunCommandOptions {
   junitPath?: string;
   jsonPath?: string;
   quiet: boolean;
+  junit?: JunitOptions;
 }
 
 export async function runCommand(options: RunCommandOptions): Promise<number> {
