@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { EXIT_BAD_INPUT, EXIT_OK, HarnessError } from './errors.ts';
 import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
 import { harnessVersion } from './paths.ts';
+import type { PlanFilters } from './matrix/plan.ts';
 import { resolveShard, shardVariablesHelp } from './shard/ci-env.ts';
 
 function parseArches(values: string[] | undefined): Isa[] {
@@ -99,34 +100,34 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .addOption(archOption())
       .option('-s, --suite <name>', 'suite to run: image, busybox, musl, static; repeat or comma-separate', collect)
       .option('-i, --image <name>', 'image (by its name in the matrix) to run; repeat or comma-separate', collect)
-      .option('-g, --grep <pattern>', 'only cases whose <suite>/<case> or ISA contains this (case-insensitive), or matches /regex/')
+      .option('-g, --grep <pattern>', 'only cases whose <suite>/<case> or ISA contains this (case-insensitive), or matches /regex/');
+  const filtersOf = (opts: FilterFlags) => ({ arches: opts.arch, suites: opts.suite, images: opts.image, grep: opts.grep, ...shardFiltersOf(opts) });
+
+  // Every command that runs a plan (list, run, check) takes these and passes shardFiltersOf() in its filters.
+  const shardOptions = (command: Command) =>
+    command
       .option('--shard <K/N>', 'only shard K of N (1-based) of the selected cases; default: from the CI variables below')
       .option('--shard-total <n>', 'the shard count where the environment gives only an index (Kubernetes JOB_COMPLETION_INDEX)', positiveInt('--shard-total'))
       .option('--no-shard', 'ignore the CI shard variables: the whole plan')
       .option('--timings <path>', "earlier results.json, or a directory of them, whose case durations balance the shards (default: estimates from each ISA's slowdown)")
       .addHelpText('after', `\nShards from CI variables (--shard wins; the report's properties.shard records which was used):\n${shardVariablesHelp()}`);
-  const filtersOf = (opts: FilterFlags) => ({
-    arches: opts.arch, suites: opts.suite, images: opts.image, grep: opts.grep,
-    shard: resolveShard({ flag: typeof opts.shard === 'string' ? opts.shard : undefined, total: opts.shardTotal, disabled: opts.shard === false }, process.env),
-    timings: opts.timings,
-  });
 
-  filterOptions(
+  shardOptions(filterOptions(
     program
       .command('list')
       .description('Print the cases a matrix expands to (ISA x image x suite x test) without running any; default matrix: matrices/default.yaml.')
       .argument('[matrix]', 'matrix file'),
-  ).action(act(async (matrixPath: string | undefined, opts: FilterFlags) => {
+  )).action(act(async (matrixPath: string | undefined, opts: FilterFlags) => {
     const { listCommand } = await import('./commands/run.ts');
     return listCommand(matrixPath, filtersOf(opts));
   }));
 
-  filterOptions(
+  shardOptions(filterOptions(
     program
       .command('run')
       .description('Boot every image of a matrix for each ISA under qemu-user, run its suites in parallel and write JUnit and JSON; builds missing images first. Default matrix: matrices/default.yaml.')
       .argument('[matrix]', 'matrix file'),
-  )
+  ))
     .option('-j, --jobs <n>', 'cases run at once (default: the matrix, else the number of cores)', parsePositiveInt)
     .option('--fail-fast', 'stop starting cases after the first failure')
     .option('--junit <file>', 'JUnit XML path (default: reports/<run>/junit.xml)')
@@ -154,15 +155,24 @@ export function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
-interface FilterFlags {
-  arch?: string[];
-  suite?: string[];
-  image?: string[];
-  grep?: string;
+interface ShardFlags {
   /** The K/N given, or false for --no-shard (commander's default for a negatable option is true). */
   shard?: string | boolean;
   shardTotal?: number;
   timings?: string;
+}
+
+interface FilterFlags extends ShardFlags {
+  arch?: string[];
+  suite?: string[];
+  image?: string[];
+  grep?: string;
+}
+
+/** The shard filters from the shard options and the CI variables. */
+function shardFiltersOf(opts: ShardFlags): Pick<PlanFilters, 'shard' | 'timings'> {
+  const shard = resolveShard({ flag: typeof opts.shard === 'string' ? opts.shard : undefined, total: opts.shardTotal, disabled: opts.shard === false }, process.env);
+  return { ...(shard && { shard }), ...(opts.timings !== undefined && { timings: opts.timings }) };
 }
 
 const junitCaseFilesOption = () =>
