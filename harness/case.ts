@@ -41,6 +41,8 @@ export interface TestCase {
   pid1?: boolean;
   /** Report the output even when the case passes (a user's own binaries). */
   attachOutput?: boolean;
+  /** Where the case is written down: a data row (file and line) or a program's source. */
+  source?: { file: string; line?: number };
 }
 
 /** The bytes a case file holds. */

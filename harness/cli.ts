@@ -5,17 +5,21 @@ import { availableParallelism } from 'node:os';
 import { EXIT_BAD_INPUT, EXIT_OK, HarnessError } from './errors.ts';
 import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
 import { harnessVersion } from './paths.ts';
+import type { PlanFilters } from './matrix/plan.ts';
+import { resolveShard, shardVariablesHelp } from './shard/ci-env.ts';
 
 function parseArches(values: string[] | undefined): Isa[] {
   if (!values?.length) return [...ISAS];
   return values.flatMap((value) => value.split(',')).filter(Boolean).map(isaByName);
 }
 
-function parsePositiveInt(value: string): number {
+/** A parser of a positive whole number for `flag`, whose errors name the flag. */
+const positiveInt = (flag: string) => (value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new HarnessError(`--jobs: '${value}' is not a positive whole number`);
+  if (!Number.isInteger(n) || n < 1) throw new HarnessError(`${flag}: '${value}' is not a positive whole number`);
   return n;
-}
+};
+const parsePositiveInt = positiveInt('--jobs');
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const archOption = () =>
@@ -97,35 +101,58 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .option('-s, --suite <name>', 'suite to run: image, busybox, musl, static; repeat or comma-separate', collect)
       .option('-i, --image <name>', 'image (by its name in the matrix) to run; repeat or comma-separate', collect)
       .option('-g, --grep <pattern>', 'only cases whose <suite>/<case> or ISA contains this (case-insensitive), or matches /regex/');
-  const filtersOf = (opts: FilterFlags) => ({ arches: opts.arch, suites: opts.suite, images: opts.image, grep: opts.grep });
+  const filtersOf = (opts: FilterFlags) => ({ arches: opts.arch, suites: opts.suite, images: opts.image, grep: opts.grep, ...shardFiltersOf(opts) });
 
-  filterOptions(
+  // Every command that runs a plan (list, run, check) takes these and passes shardFiltersOf() in its filters.
+  const shardOptions = (command: Command) =>
+    command
+      .option('--shard <K/N>', 'only shard K of N (1-based) of the selected cases; default: from the CI variables below')
+      .option('--shard-total <n>', 'the shard count where the environment gives only an index (Kubernetes JOB_COMPLETION_INDEX)', positiveInt('--shard-total'))
+      .option('--no-shard', 'ignore the CI shard variables: the whole plan')
+      .option('--timings <path>', "earlier results.json, or a directory of them, whose case durations balance the shards (default: estimates from each ISA's slowdown)")
+      .addHelpText('after', `\nShards from CI variables (--shard wins; the report's properties.shard records which was used):\n${shardVariablesHelp()}`);
+
+  shardOptions(filterOptions(
     program
       .command('list')
       .description('Print the cases a matrix expands to (ISA x image x suite x test) without running any; default matrix: matrices/default.yaml.')
       .argument('[matrix]', 'matrix file'),
-  ).action(act(async (matrixPath: string | undefined, opts: FilterFlags) => {
+  )).action(act(async (matrixPath: string | undefined, opts: FilterFlags) => {
     const { listCommand } = await import('./commands/run.ts');
     return listCommand(matrixPath, filtersOf(opts));
   }));
 
-  filterOptions(
+  shardOptions(filterOptions(
     program
       .command('run')
       .description('Boot every image of a matrix for each ISA under qemu-user, run its suites in parallel and write JUnit and JSON; builds missing images first. Default matrix: matrices/default.yaml.')
       .argument('[matrix]', 'matrix file'),
-  )
+  ))
     .option('-j, --jobs <n>', 'cases run at once (default: the matrix, else the number of cores)', parsePositiveInt)
     .option('--fail-fast', 'stop starting cases after the first failure')
     .option('--junit <file>', 'JUnit XML path (default: reports/<run>/junit.xml)')
     .option('--json <file>', 'results JSON path (default: reports/<run>/results.json)')
     .option('-q, --quiet', 'no progress, only the summary')
-    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; quiet?: boolean }) => {
+    .addOption(junitCaseFilesOption())
+    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; quiet?: boolean; junitCaseFiles?: boolean }) => {
       const { runCommand } = await import('./commands/run.ts');
-      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false });
+      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false, junit: { caseFiles: opts.junitCaseFiles } });
     }));
 
   program
+    .command('merge')
+    .description('Merge the results of the shards of one run (results.json files, or directories holding them) into one results.json and one JUnit, applying the cross-ISA oracle and known failures across shards. Refuses (exit 2) shards of different matrices or harness versions, a missing or duplicated shard, a case in two shards.')
+    .argument('<shard...>', "each shard's results.json or report directory")
+    .option('--junit <file>', 'JUnit XML path (default: reports/merged-<time>/junit.xml)')
+    .option('--json <file>', 'results JSON path (default: reports/merged-<time>/results.json)')
+    .option('-q, --quiet', 'no summary table, only the paths')
+    .addOption(junitCaseFilesOption())
+    .action(act(async (shards: string[], opts: { junit?: string; json?: string; quiet?: boolean; junitCaseFiles?: boolean }) => {
+      const { mergeCommand } = await import('./commands/merge.ts');
+      return mergeCommand({ shards, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false, caseFiles: opts.junitCaseFiles });
+    }));
+
+  shardOptions(program
     .command('check')
     .description('Does this image work on every ISA it has? Runs the image, busybox and musl suites on each ISA the image holds, with no matrix file, and writes JUnit and JSON like run.')
     .argument('<ref>', "a registry reference (host[:port]/repo:tag), an OCI layout, a rootfs tarball or directory path, or an http(s) URL; with {arch} (Alpine's ISA name) in a path or URL, each ISA whose file exists")
@@ -140,11 +167,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--fail-fast', 'stop starting cases after the first failure')
     .option('--junit <file>', 'JUnit XML path (default: reports/<run>/junit.xml)')
     .option('--json <file>', 'results JSON path (default: reports/<run>/results.json)')
-    .option('-q, --quiet', 'no progress, only the summary')
+    .option('-q, --quiet', 'no progress, only the summary'))
     .action(act(async (ref: string, opts: CheckFlags) => {
       const { checkCommand } = await import('./commands/check.ts');
       return checkCommand(ref, {
-        arches: opts.arch && parseArches(opts.arch), filters: { suites: opts.suite, grep: opts.grep },
+        arches: opts.arch && parseArches(opts.arch), filters: { suites: opts.suite, grep: opts.grep, ...shardFiltersOf(opts) },
         sha512: opts.sha512, sha512sums: opts.sha512sums, tag: opts.tag, ...(opts.tlsVerify === false && { tlsVerify: false }),
         jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false,
       });
@@ -153,7 +180,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
-interface CheckFlags {
+interface CheckFlags extends ShardFlags {
   arch?: string[];
   suite?: string[];
   grep?: string;
@@ -168,12 +195,28 @@ interface CheckFlags {
   quiet?: boolean;
 }
 
-interface FilterFlags {
+interface ShardFlags {
+  /** The K/N given, or false for --no-shard (commander's default for a negatable option is true). */
+  shard?: string | boolean;
+  shardTotal?: number;
+  timings?: string;
+}
+
+interface FilterFlags extends ShardFlags {
   arch?: string[];
   suite?: string[];
   image?: string[];
   grep?: string;
 }
+
+/** The shard filters from the shard options and the CI variables. */
+function shardFiltersOf(opts: ShardFlags): Pick<PlanFilters, 'shard' | 'timings'> {
+  const shard = resolveShard({ flag: typeof opts.shard === 'string' ? opts.shard : undefined, total: opts.shardTotal, disabled: opts.shard === false }, process.env);
+  return { ...(shard && { shard }), ...(opts.timings !== undefined && { timings: opts.timings }) };
+}
+
+const junitCaseFilesOption = () =>
+  new Option('--junit-case-files', 'add file= and line= (the cases.yaml row, the probe source) to each JUnit <testcase>, for GitLab; junit-10.xsd has no such attribute');
 
 /** Runs the CLI and returns the exit code (0 all good, 1 tests failed, 2 bad usage, input or host). */
 export async function main(argv: string[]): Promise<number> {
@@ -192,7 +235,8 @@ export async function main(argv: string[]): Promise<number> {
       return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT_OK : EXIT_BAD_INPUT;
     }
     if (error instanceof HarnessError) {
-      process.stderr.write(`harness: ${error.message}\n`);
+      // One line per problem, each with the prefix (merge reports every problem at once).
+      process.stderr.write(error.message.split('\n').map((line) => `harness: ${line}\n`).join(''));
       return error.exitCode;
     }
     throw error;

@@ -29,10 +29,11 @@ export function applyCrossIsaOracle(results: CaseResult[], crossIsaKeys: Readonl
     const byOutput = new Map<string, CaseResult[]>();
     for (const result of group) byOutput.set(lastStdout(result)!, [...(byOutput.get(lastStdout(result)!) ?? []), result]);
     if (byOutput.size < 2) continue;
-    const ranked = [...byOutput.entries()].sort((a, b) => b[1].length - a[1].length);
+    const names = (rs: CaseResult[]) => rs.map((r) => r.isa).sort().join(', ');
+    // Ties by the ISAs' names, not by the order results arrived in: a merge of shards says the same as one run.
+    const ranked = [...byOutput.entries()].sort((a, b) => b[1].length - a[1].length || names(a[1]).localeCompare(names(b[1])));
     const [majorityOutput, majority] = ranked[0]!;
     const hasMajority = majority.length > (ranked[1]?.[1].length ?? 0);
-    const names = (rs: CaseResult[]) => rs.map((r) => r.isa).sort().join(', ');
     for (const [output, members] of ranked) {
       if (hasMajority && output === majorityOutput) continue;
       const reference = hasMajority ? majority : ranked.find(([o]) => o !== output)![1];
@@ -49,4 +50,14 @@ export function applyCrossIsaOracle(results: CaseResult[], crossIsaKeys: Readonl
     if (!message) return result;
     return { ...result, verdict: result.verdict === 'known-failure' ? 'known-failure' : 'failed', message: result.message ? `${result.message}\n${message}` : message };
   });
+}
+
+/**
+ * The verdicts that need the whole run, applied last by a run and by a merge of shards: the
+ * cross-ISA oracle over the results marked crossIsa, then known failures (an oracle failure
+ * of a case on the known-failures list is a known failure).
+ */
+export function applyRunWideVerdicts(results: CaseResult[]): CaseResult[] {
+  const crossIsaKeys = new Set(results.filter((r) => r.crossIsa).map((r) => `${r.suite}/${r.case}`));
+  return applyCrossIsaOracle(results, crossIsaKeys).map((r) => (r.verdict === 'failed' && r.knownFailure ? { ...r, verdict: 'known-failure' } : r));
 }

@@ -27,6 +27,10 @@ export interface CaseResult {
   attachOutput?: boolean;
   /** Set when the case is on the matrix's known-failures list, whatever its verdict. */
   knownFailure?: { reason: string; link?: string };
+  /** The case's output must agree across ISAs: merge applies the cross-ISA oracle to it. */
+  crossIsa?: boolean;
+  /** Where the case is written down (a cases.yaml row, a probe's source), relative to the repository. */
+  source?: { file: string; line?: number };
   attempts: Attempt[];
   startedAt: string;
   durationMs: number;
@@ -43,6 +47,24 @@ export interface RunProperties {
   isas: Record<string, { qemuVersion: string; binfmtFlags: string; interpreter: string }>;
   /** Per image reference: its digest. */
   images: Record<string, { digest: string; isa: string }>;
+  /** Set when the run was one shard of a split plan (its results lack the cross-ISA oracle: merge applies it). */
+  shard?: ShardProperties;
+  /** Set on a run merged from shards: each shard's properties. */
+  merged?: { shards: Array<ShardProperties & { file: string; startedAt: string; finishedAt: string }> };
+}
+
+export interface ShardProperties {
+  /** 1-based. */
+  index: number;
+  total: number;
+  /** What chose it: '--shard', or the CI variables read (e.g. 'CI_NODE_INDEX/CI_NODE_TOTAL'). */
+  source: string;
+  /** Digest of the split (jobs, shard count, timings): every shard of one run has the same. */
+  plan: string;
+  /** The earlier results files whose durations balanced the split. */
+  timings: string[];
+  /** This shard's predicted case time, ms. */
+  predictedMs: number;
 }
 
 export interface RunResults {

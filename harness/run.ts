@@ -1,7 +1,7 @@
 // A whole run: matrix -> plan -> host (binfmt) -> images (build, extract, ISA check,
 // inspect) -> cases -> scheduler + sandbox -> verdicts, oracle, known failures -> reports.
 import { availableParallelism, release, machine } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { buildImages, findBuiltImage, type BuiltImage } from '../images/build.ts';
 import type { TestCase } from './case.ts';
 import { HarnessError } from './errors.ts';
@@ -14,17 +14,18 @@ import { loadMatrix } from './matrix/load.ts';
 import { readBusyboxVersion } from './rootfs/busybox-banner.ts';
 import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
 import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
-import { applyCrossIsaOracle } from './oracle.ts';
+import { applyRunWideVerdicts } from './oracle.ts';
 import { cacheRoot, harnessVersion, REPO_ROOT } from './paths.ts';
-import { writeJunit } from './report/junit.ts';
+import { writeJunit, type JunitOptions } from './report/junit.ts';
 import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
 import { exitCodeFor, summarize, type Summary } from './report/summary.ts';
-import type { Attempt, CaseResult, RunProperties, RunResults } from './results.ts';
+import type { Attempt, CaseResult, RunProperties, RunResults, ShardProperties } from './results.ts';
 import { checkImageIsa, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
 import { runCase } from './run-case.ts';
 import { runInSandbox } from './sandbox/index.ts';
 import { schedule } from './scheduler.ts';
+import { selectShard } from './shard/select.ts';
 import { busyboxSuite } from './suites/busybox/index.ts';
 import { imageSuite } from './suites/image/index.ts';
 import { muslSuite } from './suites/musl/index.ts';
@@ -38,6 +39,8 @@ export const DEFAULT_MATRIX = join(REPO_ROOT, 'matrices', 'default.yaml');
 /** The suite under which the pre-test ISA check of each image is reported. */
 const IMAGE_CHECK_SUITE = 'image';
 const IMAGE_CHECK_CASE = 'ELF of the entry point matches the ISA';
+/** The case count a suite that cannot estimate its own is taken to have, for balancing shards. */
+const DEFAULT_ESTIMATED_CASES = 20;
 
 export interface RunOptions {
   matrixPath?: string;
@@ -55,6 +58,7 @@ export interface RunOptions {
   cacheDir?: string;
   /** Build-image progress, for the CLI. */
   onBuildProgress?: (isa: Isa, stage: string) => void;
+  junit?: JunitOptions;
 }
 
 export interface RunOutcome {
@@ -117,7 +121,15 @@ function baseResult(planned: { job: Job; testCase: TestCase }, facts: ImageFacts
     imageDigest: facts.digest,
     flaky: false,
     ...(planned.testCase.attachOutput && { attachOutput: true }),
+    ...(planned.testCase.crossIsa && { crossIsa: true }),
+    ...(planned.testCase.source && { source: repoRelative(planned.testCase.source) }),
   };
+}
+
+/** A source inside the repository by its path from the repository's root (what CI links to). */
+function repoRelative(source: NonNullable<TestCase['source']>): NonNullable<CaseResult['source']> {
+  const path = relative(REPO_ROOT, source.file);
+  return { ...source, file: path.startsWith('..') || isAbsolute(path) ? source.file : path };
 }
 
 function withKnownFailure(result: CaseResult, planned: PlannedCase | undefined): CaseResult {
@@ -142,6 +154,8 @@ export interface PreparedRun {
   cases: PlannedCase[];
   /** Images the plan names that are not built yet (list only: run builds them). */
   unbuilt: string[];
+  /** Set when the filters chose one shard of the plan: the cases above are that shard's. */
+  shard?: ShardProperties;
 }
 
 export interface PrepareRunOptions {
@@ -199,41 +213,58 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
 export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRun> {
   const matrix = options.matrix ?? (await loadMatrix(resolve(options.matrixPath ?? DEFAULT_MATRIX)));
   const filters = options.filters ?? {};
-  // Remote images are fetched first: the ISAs a registry index lacks leave the plan as skipped jobs.
+  const planned = planJobs(matrix, filters);
+  // A shard builds, fetches, extracts and compiles only for the jobs it has cases of.
+  const shard = filters.shard && (await selectShard(planned.jobs, filters.shard, filters.timings, (job) => SUITES[job.suite.name].estimatedCases?.({ isa: job.isa, settings: job.settings }) ?? DEFAULT_ESTIMATED_CASES));
+  const mine = shard ? shard.jobs : planned.jobs;
+  // Remote images are fetched next: the ISAs a registry index lacks leave the plan as skipped
+  // jobs. Every job of an image x ISA the shard needs is asked, so the one shard that owns that
+  // image x ISA reports all of its skips, and no skip is reported twice across shards.
   const fetching: FetchContext = { cacheDir: options.cacheDir ?? cacheRoot(), signal: options.signal, progress: createFetchProgress(options.progress ?? 'plain') };
-  const plan = await fetchForPlan(planJobs(matrix, filters), fetching);
-  const isas = [...new Map(plan.jobs.map((job) => [job.isa.name, job.isa])).values()];
+  const combo = (job: Job) => `${job.image.name}\0${job.isa.name}`;
+  const mineCombos = new Set(mine.map(combo));
+  const fetched = await fetchForPlan({ jobs: planned.jobs.filter((job) => mineCombos.has(combo(job))), skipped: [] }, fetching);
+  const present = new Set(fetched.jobs);
+  const jobs = mine.filter((job) => present.has(job));
+  // The suites no ISA can run are reported by the first shard.
+  const plan: Plan = {
+    jobs,
+    skipped: [...(!shard || shard.spec.index === 1 ? planned.skipped : []), ...fetched.skipped.filter((skip) => !shard || shard.ownsImage(skip.image, skip.isa.name))],
+  };
+  const isas = [...new Map(jobs.map((job) => [job.isa.name, job.isa])).values()];
   // A run registers missing handlers; list changes nothing on the host and uses what is there.
   const handlers = options.build ? await ensureHandlers(isas) : [];
 
   // Our images and toolchains, for every ISA whose jobs use the built image or compile probes.
-  const needsBuild = isas.filter((isa) => plan.jobs.some((job) => job.isa === isa && (job.ref.kind === 'built' || job.suite.name === 'musl')));
+  const needsBuild = isas.filter((isa) => jobs.some((job) => job.isa === isa && (job.ref.kind === 'built' || job.suite.name === 'musl')));
   const built = await builtImages(needsBuild, options);
   const unbuilt = needsBuild.filter((isa) => !built[isa.name]).map((isa) => isa.name);
 
   // Each image x ISA once, all at once: extract (cached by digest), check its ELF, list its applets.
-  const runnable = plan.jobs.filter((job) => job.ref.kind !== 'built' || built[job.isa.name]);
+  const runnable = jobs.filter((job) => job.ref.kind !== 'built' || built[job.isa.name]);
   const firstJobs = [...new Map(runnable.map((job) => [`${job.image.name}/${job.isa.name}`, job])).entries()];
   const preparedImages = await Promise.all(firstJobs.map(async ([key, job]) => [key, await prepareImageFor(job, built, { ...options, fetching })] as const));
   const images = new Map(preparedImages.map(([key, { image }]) => [key, image]));
-  const checks = preparedImages.map(([, { check }]) => check);
+  // One shard reports each image's ISA check: the first that needs the image.
+  const checks = preparedImages.map(([, { check }]) => check).filter((check) => !shard || shard.ownsImage(check.image, check.isa));
 
   // Each job's cases (the musl suite compiles its probes here, cached), jobs side by side.
   const perJob = await Promise.all(
     runnable.map(async (job) => {
       const image = images.get(`${job.image.name}/${job.isa.name}`)!;
-      const suiteCases = await SUITES[job.suite.name].cases({ isa: job.isa, image: image.facts, toolchain: built[job.isa.name]?.toolchain, settings: job.settings });
-      return expandCases(job, suiteCases, filters);
+      const wanted = shard && ((caseName: string) => shard.runs(job, caseName));
+      const suiteCases = await SUITES[job.suite.name].cases({ isa: job.isa, image: image.facts, toolchain: built[job.isa.name]?.toolchain, settings: job.settings, ...(wanted && { wanted }) });
+      return expandCases(job, wanted ? suiteCases.filter((c) => wanted(c.name)) : suiteCases, filters);
     }),
   );
   const cases = perJob.flat();
-  return { matrix, plan, isas, handlers, images, checks, cases: interleaveByIsa(cases), unbuilt };
+  return { matrix, plan, isas, handlers, images, checks, cases: interleaveByIsa(cases), unbuilt, ...(shard && { shard: shard.properties }) };
 }
 
 export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const started = new Date();
   const signal = options.signal;
-  const { matrix, plan, isas, handlers, images, checks, cases: ordered } = await prepareRun({ ...options, build: true });
+  const { matrix, plan, isas, handlers, images, checks, cases: ordered, shard } = await prepareRun({ ...options, build: true });
   const concurrency = options.jobs ?? (matrix.jobs === 'auto' ? availableParallelism() : matrix.jobs);
   const results: CaseResult[] = [...checks];
   const byId = new Map(ordered.map((p, index) => [String(index), p]));
@@ -318,9 +349,9 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     if (!startedAt.has(id)) results.push({ ...baseResult(p, imageOf(p).facts), verdict: 'skipped', message: notRun, attempts: [], startedAt: started.toISOString(), durationMs: 0 });
   }
 
-  // The verdict that needs every ISA's results: the oracle (known failures apply to it too).
-  const crossIsaKeys = new Set(ordered.filter((p) => p.testCase.crossIsa).map((p) => p.test));
-  const finalResults = applyCrossIsaOracle(results, crossIsaKeys).map(knownFailureOf);
+  // The verdicts that need every ISA's results (the oracle, then known failures): a shard
+  // has only some ISAs of a case, so `harness merge` applies them to the shards' results.
+  const finalResults = shard ? results : applyRunWideVerdicts(results);
 
   const finished = new Date();
   const runResults: RunResults = {
@@ -341,13 +372,14 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
         ),
       ),
       images: imageProps,
+      ...(shard && { shard }),
     },
     results: finalResults,
   };
   const reportDir = join(REPO_ROOT, 'reports', runId(started));
   const junitPath = resolve(options.junitPath ?? join(reportDir, 'junit.xml'));
   const jsonPath = resolve(options.jsonPath ?? join(reportDir, 'results.json'));
-  await writeJunit(runResults, junitPath);
+  await writeJunit(runResults, junitPath, options.junit);
   await writeResultsJson(runResults, jsonPath);
   return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, exitCode: exitCodeFor(runResults) };
 }

@@ -146,38 +146,40 @@ describe('JUnit report', () => {
     );
     expect(parsed.suites).toHaveLength(expected.length);
     for (const want of expected) {
+      const image = want.properties.image;
       const suite = parsed.suites.find((s) => s.name === want.name);
       expect(suite, want.name).toMatchObject(want);
       const isaFacts = run.properties.isas[want.properties.isa];
       expect(suite?.properties['qemu.version']).toBe(isaFacts?.qemuVersion);
       expect(suite?.properties['binfmt.flags']).toBe(isaFacts?.binfmtFlags);
       expect(suite?.properties['image.digest']).toMatch(/^sha256:[0-9a-f]{64}$/);
-      for (const testCase of suite?.cases ?? []) expect(testCase.classname).toBe(want.name.split(' ')[0]);
+      // Two images in the run: the image is in the classname, so GitLab keeps both images' cases.
+      for (const testCase of suite?.cases ?? []) expect(testCase.classname).toBe(`${want.name.split(' ')[0]}.${image}`);
     }
 
     const cases = new Map(parsed.suites.flatMap((s) => s.cases.map((c) => [`${c.classname}/${c.name}`, c] as const)));
-    const sed = cases.get('busybox.aarch64/sed-binary') as ParsedCase;
+    const sed = cases.get('busybox.aarch64.built/sed-binary') as ParsedCase;
     expect(sed.results).toEqual([{ kind: 'Failure', type: 'mismatch', message: expect.stringContaining('exit code: expected 0, got 1') }]);
     // Both "]]>" survive; control characters arrive as visible escapes, not dropped.
     expect(sed.out).toBe('a]]>b\\x1b[0m\\x00 end ]]> again\\x07\\x0c\r\n');
     expect(sed.err).toBe('sed: bad \\x01 input\\ufffe\n');
 
-    const known = cases.get('busybox.s390x/date-utc') as ParsedCase;
+    const known = cases.get('busybox.s390x.built/date-utc') as ParsedCase;
     expect(known.results).toEqual([
       { kind: 'Skipped', type: null, message: 'known failure: qemu-s390x 7.2 returns EINVAL for clock_nanosleep (https://gitlab.com/qemu-project/qemu/-/issues/1234)' },
     ]);
     expect(known.err).toContain('Invalid argument');
-    expect(cases.get('busybox.x86_64/wget-usage')?.results[0]?.message).toBe('applet wget compiled out of this image');
-    expect(cases.get('musl.aarch64/getaddrinfo')?.results).toEqual([{ kind: 'Error', type: 'harness-error', message: expect.stringContaining('EBUSY') }]);
-    expect(cases.get('musl.s390x/dlopen-static')?.results[0]?.type).toBe('signal');
+    expect(cases.get('busybox.x86_64.built/wget-usage')?.results[0]?.message).toBe('applet wget compiled out of this image');
+    expect(cases.get('musl.aarch64.built/getaddrinfo')?.results).toEqual([{ kind: 'Error', type: 'harness-error', message: expect.stringContaining('EBUSY') }]);
+    expect(cases.get('musl.s390x.built/dlopen-static')?.results[0]?.type).toBe('signal');
 
-    const flaky = cases.get('musl.s390x/threads-join') as ParsedCase;
+    const flaky = cases.get('musl.s390x.built/threads-join') as ParsedCase;
     expect(flaky.results).toEqual([]);
     expect(flaky.out).toBe('flaky: passed after 2 attempts\nattempt 1: timed out (60.000 s)\nattempt 2: exit 0 (0.800 s)');
     expect(flaky.time).toBe(60.8);
-    expect(cases.get('busybox.aarch64/ping-localhost')?.out).toContain('unexpectedly passing');
+    expect(cases.get('busybox.aarch64.built/ping-localhost')?.out).toContain('unexpectedly passing');
 
-    const big = cases.get('musl.x86_64/big-output') as ParsedCase;
+    const big = cases.get('musl.x86_64.built/big-output') as ParsedCase;
     expect(big.results[0]?.type).toBe('timeout');
     expect(big.out).toBe(truncateOutput(BIG_OUTPUT));
     expect(big.out?.length).toBeLessThan(BIG_OUTPUT.length);

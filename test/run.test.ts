@@ -2,8 +2,8 @@
 // riscv64) through every suite; the real Alpine minirootfs through the image and busybox
 // suites; broken images that must be caught; reports checked by xmllint and junitparser;
 // nothing left behind.
-import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
-import { existsSync, lstatSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -15,6 +15,7 @@ import type { CaseResult } from '../harness/results.ts';
 import { prepareRun, runMatrix, type RunOutcome } from '../harness/run.ts';
 import { sandboxLeaks, snapshotHost } from '../harness/sandbox/index.ts';
 import { buildImages, type BuildResult } from '../images/build.ts';
+import { plantBigEndianSort } from './fixtures/planted-sort.ts';
 
 const FOUR_ISAS = ['aarch64', 's390x', 'armv7', 'riscv64'].map(isaByName);
 const ALPINE_DIR = join(REPO_ROOT, '..', 'shared', 'alpine-minirootfs', '3.20.3');
@@ -191,21 +192,11 @@ describe.skipIf(rootReason)('broken images are caught, naming the ISA and the ca
   });
 
   it('a sort that is wrong on big-endian only fails there, and nowhere else', async () => {
-    // Copies of the built rootfs; in the s390x one, sort reverses its output as a byte-order bug would.
-    // Three ISAs, so the oracle has a majority to name the odd one out.
-    const roots: Record<string, string> = {};
-    for (const isa of ['aarch64', 'armv7', 's390x']) {
-      const source = (await prepareRun({ matrixPath: await writeMatrix(`src-${isa}`, `arches: [${isa}]\nimages: [built]\nsuites: { image: {} }\n`), build: false })).images.get(`built/${isa}`)!.facts.rootfs;
-      roots[isa] = join(scratch, `rootfs-${isa}`);
-      await cp(source, roots[isa]!, { recursive: true, verbatimSymlinks: true });
-    }
-    const sort = [join(roots.s390x!, 'usr', 'bin', 'sort'), join(roots.s390x!, 'bin', 'sort')].find((path) => lstatSync(path, { throwIfNoEntry: false }))!;
-    await unlink(sort);
-    await writeFile(sort, '#!/bin/sh\n/bin/busybox sort "$@" | /bin/busybox tac\n', { mode: 0o755 });
+    const planted = await plantBigEndianSort(scratch);
     const matrix = await writeMatrix('bad-sort', [
       'arches: [aarch64, armv7, s390x]',
       'images:',
-      `  - { name: broken-sort, directory: '${join(scratch, 'rootfs-{arch}')}' }`,
+      `  - { name: broken-sort, directory: '${planted}' }`,
       'suites: { busybox: {} }',
     ].join('\n'));
     const outcome = await runMatrix({ matrixPath: matrix, filters: { grep: 'sort' }, junitPath: join(scratch, 'bad2', 'junit.xml'), jsonPath: join(scratch, 'bad2', 'results.json'), progress: 'quiet' });

@@ -2,6 +2,7 @@
 import type { PlanFilters } from '../matrix/plan.ts';
 import { formatJobList } from '../matrix/list.ts';
 import type { Matrix } from '../matrix/schema.ts';
+import type { JunitOptions } from '../report/junit.ts';
 import { progressMode, type ProgressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
@@ -10,6 +11,8 @@ import { prepareRun, runMatrix } from '../run.ts';
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
   const prepared = await prepareRun({ matrixPath, filters, build: false });
   console.log(formatJobList(prepared.cases, prepared.plan.skipped));
+  const shard = prepared.shard;
+  if (shard) console.log(`\nshard ${shard.index}/${shard.total} (from ${shard.source}), predicted case time ${(shard.predictedMs / 1000).toFixed(1)} s${shard.timings.length ? `, balanced by ${shard.timings.length} earlier results file(s)` : ', estimated from the ISAs\' slowdown'}`);
   if (prepared.unbuilt.length) {
     console.log(`\nnot built yet (their cases appear once \`harness build-images\` has run): ${prepared.unbuilt.join(', ')}`);
   }
@@ -26,6 +29,7 @@ export interface RunCommandOptions {
   junitPath?: string;
   jsonPath?: string;
   quiet: boolean;
+  junit?: JunitOptions;
 }
 
 export async function runCommand(options: RunCommandOptions): Promise<number> {

@@ -3,6 +3,7 @@
 import type { TestCase } from '../case.ts';
 import { HarnessError } from '../errors.ts';
 import { findIsa, UnknownIsaError, type Isa } from '../isa.ts';
+import type { ShardSpec } from '../shard/ci-env.ts';
 import { unknownMessage } from './fields.ts';
 import { expandArch } from './paths.ts';
 import { SUITE_NAMES, SUITE_SETTINGS, type ImageRef, type ImageSpec, type KnownFailure, type Matrix, type SuiteName, type SuiteSpec } from './schema.ts';
@@ -17,6 +18,10 @@ export interface PlanFilters {
   images?: string[];
   /** Case-insensitive substring, or /regex/flags, matched against `<suite>/<case>` and the ISA name (--grep). */
   grep?: string;
+  /** Run only this shard of the selected cases (--shard K/N, or a CI system's variables). */
+  shard?: ShardSpec;
+  /** Earlier results (a results.json, or a directory of them) whose case durations balance the shards (--timings). */
+  timings?: string;
 }
 
 export interface Job {

@@ -58,11 +58,41 @@ function failureType(attempt: Attempt | undefined): string {
   return 'mismatch';
 }
 
+export interface JunitOptions {
+  /**
+   * file= (and line=) on each <testcase> with a source: GitLab and junitparser read them, but
+   * junit-10.xsd has no such attribute (a validating reader such as Jenkins xUnit rejects it).
+   */
+  caseFiles?: boolean;
+}
+
+/** An earlier attempt, the Maven Surefire way: <flakyFailure> in a case that then passed, <rerunFailure> in one that never did. */
+interface Rerun {
+  element: 'flakyFailure' | 'rerunFailure';
+  message: string;
+  type: string;
+  systemOut?: string;
+  systemErr?: string;
+}
+
 /** What the builder cannot express and is added to each <testcase> element after it builds. */
 interface CaseExtras {
   skippedMessage?: string;
   systemOut?: string;
   systemErr?: string;
+  reruns?: Rerun[];
+  line?: number;
+}
+
+/** Every attempt but the last (which the verdict itself describes). */
+function rerunsOf(result: CaseResult, element: Rerun['element']): Rerun[] {
+  return result.attempts.slice(0, -1).map((attempt, index) => ({
+    element,
+    message: describeAttempt(attempt, index),
+    type: failureType(attempt),
+    systemOut: truncateOutput(attempt.stdout) || undefined,
+    systemErr: truncateOutput(attempt.stderr) || undefined,
+  }));
 }
 
 function extrasFor(result: CaseResult): CaseExtras {
@@ -75,14 +105,16 @@ function extrasFor(result: CaseResult): CaseExtras {
         ...(isUnexpectedPass(result) ? [`unexpectedly passing: listed as a known failure (${knownFailureText(result)})`] : []),
         ...(result.flaky ? [`flaky: passed after ${result.attempts.length} attempts`, ...result.attempts.map(describeAttempt)] : []),
       ];
-      if (result.attachOutput) return { ...output(), ...(notes.length && { systemOut: [...notes, truncateOutput(last?.stdout ?? '')].join('\n') }) };
-      return notes.length ? { systemOut: notes.join('\n') } : {};
+      const reruns = result.flaky ? { reruns: rerunsOf(result, 'flakyFailure') } : {};
+      if (result.attachOutput) return { ...output(), ...(notes.length && { systemOut: [...notes, truncateOutput(last?.stdout ?? '')].join('\n') }), ...reruns };
+      return { ...(notes.length && { systemOut: notes.join('\n') }), ...reruns };
     }
     case 'skipped':
       return { skippedMessage: result.message ?? 'skipped' };
     case 'known-failure':
       return { skippedMessage: `known failure: ${knownFailureText(result)}`, ...output() };
     case 'failed':
+      return { ...output(), reruns: rerunsOf(result, 'rerunFailure') };
     case 'error':
       return output();
   }
@@ -100,27 +132,40 @@ function addExtras(testCase: JunitCase, extras: CaseExtras): void {
       const skipped = element.children.find((child) => (child as { name?: string }).name === 'skipped');
       (skipped as typeof element | undefined)?.att('message', xmlSafe(extras.skippedMessage));
     }
+    if (extras.line !== undefined) element.att('line', String(extras.line));
+    for (const rerun of extras.reruns ?? []) {
+      const child = element.ele(rerun.element, { message: xmlSafe(rerun.message), type: rerun.type });
+      if (rerun.systemOut) child.ele('system-out', {}, xmlSafe(rerun.systemOut));
+      if (rerun.systemErr) child.ele('system-err', {}, xmlSafe(rerun.systemErr));
+    }
     if (extras.systemOut) element.ele('system-out', {}, xmlSafe(extras.systemOut));
     if (extras.systemErr) element.ele('system-err', {}, xmlSafe(extras.systemErr));
     return element;
   };
 }
 
-function addCase(testCase: JunitCase, result: CaseResult): void {
+/**
+ * GitLab keeps only the first of two cases with one classname and name, so with more than
+ * one image the image is part of the classname.
+ */
+function addCase(testCase: JunitCase, result: CaseResult, manyImages: boolean, options: JunitOptions): void {
   testCase
-    .className(xmlSafe(`${result.suite}.${result.isa}`))
+    .className(xmlSafe(manyImages ? `${result.suite}.${result.isa}.${result.image}` : `${result.suite}.${result.isa}`))
     .name(xmlSafe(result.case))
     .time(seconds(result.durationMs));
+  const source = options.caseFiles ? result.source : undefined;
+  if (source) testCase.file(xmlSafe(source.file));
   const message = xmlSafe(result.message ?? '');
   if (result.verdict === 'failed') testCase.failure(message || 'failed', failureType(result.attempts.at(-1)));
   if (result.verdict === 'error') testCase.error(message || 'harness error', 'harness-error');
   if (result.verdict === 'skipped' || result.verdict === 'known-failure') testCase.skipped();
-  addExtras(testCase, extrasFor(result));
+  addExtras(testCase, { ...extrasFor(result), ...(source?.line !== undefined && { line: source.line }) });
 }
 
 /** The report as a string. Pure. */
-export function junitXml(results: RunResults): string {
+export function junitXml(results: RunResults, options: JunitOptions = {}): string {
   const { properties } = results;
+  const manyImages = new Set(results.results.map((r) => r.image)).size > 1;
   const builder = rootBuilder.newBuilder();
   builder.name(xmlSafe(`alpine-qemu-harness ${properties.matrix}`));
 
@@ -151,7 +196,7 @@ export function junitXml(results: RunResults): string {
       matrix: properties.matrix,
     };
     for (const [name, value] of Object.entries(suiteProperties)) suite.property(name, xmlSafe(value));
-    for (const result of cases) addCase(suite.testCase(), result);
+    for (const result of cases) addCase(suite.testCase(), result, manyImages, options);
   }
   // The builder always writes skipped= on <testsuites>, which junit-10.xsd does not allow
   // there (readers such as junitparser sum the suites' instead), and cannot write time= there:
@@ -164,6 +209,6 @@ export function junitXml(results: RunResults): string {
 }
 
 /** Writes the JUnit report atomically, creating its directory. */
-export async function writeJunit(results: RunResults, path: string): Promise<void> {
-  await writeFileAtomic(path, `${junitXml(results)}\n`);
+export async function writeJunit(results: RunResults, path: string, options: JunitOptions = {}): Promise<void> {
+  await writeFileAtomic(path, `${junitXml(results, options)}\n`);
 }

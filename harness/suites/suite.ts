@@ -34,10 +34,14 @@ export interface SuiteContext {
   toolchain?: Toolchain;
   /** The suite's own settings from the matrix (e.g. static: { path: 'bin/{arch}' }). */
   settings: Record<string, unknown>;
+  /** Only cases this accepts will run (a shard's, --grep's): a suite that compiles programs compiles only theirs. */
+  wanted?: (caseName: string) => boolean;
 }
 
 export interface Suite {
   name: string;
   description: string;
   cases(ctx: SuiteContext): Promise<TestCase[]>;
+  /** About how many cases it has on an ISA, before any image exists: balances shards that have no earlier timings. */
+  estimatedCases?(ctx: Pick<SuiteContext, 'isa' | 'settings'>): number;
 }

@@ -33,4 +33,6 @@ export const busyboxSuite: Suite = {
   async cases(ctx: SuiteContext): Promise<TestCase[]> {
     return busyboxCases(ctx.image.applets, busyboxRows(), this.name, ctx.image.busyboxVersion);
   },
+  // A usage case per applet (about as many as the rows cover) and the rows.
+  estimatedCases: () => busyboxRows().length + appletsCovered(busyboxRows()).length,
 };

@@ -182,6 +182,12 @@ export function missingApplets(needed: readonly string[], present: ReadonlySet<s
   return needed.filter((applet) => !present.has(applet));
 }
 
+/** The row's file and line, from its `at` (file:line). */
+function sourceOf(row: ScriptRow): { file: string; line: number } {
+  const colon = row.at.lastIndexOf(':');
+  return { file: row.at.slice(0, colon), line: Number(row.at.slice(colon + 1)) };
+}
+
 /**
  * Turns a row into a case of `suite`; skipped with a reason when an applet is missing or the
  * image's BusyBox (when known) is outside the versions the row holds for.
@@ -193,6 +199,7 @@ export function rowToCase(row: ScriptRow, suite: string, present: ReadonlySet<st
     argv: ['/bin/sh', '-c', `cd ${ROW_WORKDIR} || exit 125; ${row.cmd}`],
     expect: { exitCode: row.exit },
     crossIsa: row.crossIsa,
+    source: sourceOf(row),
   };
   if (row.stdout !== undefined) testCase.expect.stdout = row.stdout;
   if (row.stdoutMatches !== undefined) testCase.expect.stdoutMatches = row.stdoutMatches;

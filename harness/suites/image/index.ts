@@ -89,4 +89,6 @@ export const imageSuite: Suite = {
   name: SUITE,
   description: 'image promises: os-release, UTC, locked root, empty /dev, BusyBox /bin/sh and applet links, top process, override command, uname -m, size budget',
   cases: imageCases,
+  // The rows and the six computed cases above.
+  estimatedCases: () => imageRows().length + 6,
 };

@@ -61,6 +61,7 @@ export function probeCases(
         expect: expectation(probe, isa, expected),
         timeoutSeconds: probe.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
         crossIsa: probe.crossIsa,
+        source: { file: join(PROBES_DIR, `${probe.name}.c`) },
         ...(emptyRoot ? { emptyRoot } : {}),
         ...('skip' in source ? { skip: source.skip } : {}),
       };
@@ -78,11 +79,14 @@ export const muslSuite: Suite = {
   name: MUSL_SUITE_NAME,
   description: 'static musl binaries need nothing else: C probes of libc promises, run in the image and in an empty root',
   async cases(ctx) {
-    const expected = await readExpectedOutputs();
+    const wanted = ctx.wanted ?? (() => true);
+    const probes = PROBES.filter((probe) => wanted(probe.name) || wanted(`${probe.name}${EMPTY_ROOT_SUFFIX}`));
+    const expected = await readExpectedOutputs(probes);
     if (!ctx.toolchain) {
-      return probeCases(ctx.isa, { skip: `no musl toolchain for ${ctx.isa.name}: build the ${ctx.isa.name} image first, its sysroot compiles the probes` }, expected);
+      return probeCases(ctx.isa, { skip: `no musl toolchain for ${ctx.isa.name}: build the ${ctx.isa.name} image first, its sysroot compiles the probes` }, expected, probes);
     }
-    const { binaries } = await compilePrograms(programNames(), { isa: ctx.isa, toolchain: ctx.toolchain });
-    return probeCases(ctx.isa, { binaries }, expected);
+    const { binaries } = await compilePrograms(programNames(probes), { isa: ctx.isa, toolchain: ctx.toolchain });
+    return probeCases(ctx.isa, { binaries }, expected, probes);
   },
+  estimatedCases: () => PROBES.length * 2,
 };
