@@ -42,20 +42,35 @@ function fenced(text: string, lang = ''): string {
 class Budget {
   readonly parts: string[] = [];
   private used = 0;
+  /** Bytes held back for sections that come later and must appear (grid, host). */
+  private reserved = 0;
   constructor(private readonly limit: number) {}
-  /** Adds `text` when it fits (keeping room for the trailer); says whether it did. */
-  add(text: string): boolean {
+  reserve(text: string): void {
+    this.reserved += Buffer.byteLength(text) + 1;
+  }
+  /** Adds a reserved section: it always fits. */
+  addReserved(text: string): void {
     const bytes = Buffer.byteLength(text) + 1;
-    if (this.used + bytes > this.limit - TRAILER_BYTES) return false;
+    this.reserved -= bytes;
+    this.parts.push(text);
+    this.used += bytes;
+  }
+  /** Adds `text` when it fits (keeping room for the reserved sections and the trailer); says whether it did. */
+  add(text: string, cap = Infinity): boolean {
+    const bytes = Buffer.byteLength(text) + 1;
+    if (this.used + bytes > Math.min(cap, this.limit - TRAILER_BYTES - this.reserved)) return false;
     this.parts.push(text);
     this.used += bytes;
     return true;
   }
-  /** Adds items one by one; when one does not fit, says how many were left out. */
-  addAll(items: string[], more: (left: number) => string): void {
+  /** Adds items one by one, this section using at most `share` of the budget; says how many were left out. */
+  addAll(items: string[], more: (left: number) => string, share = 1): void {
+    const cap = this.used + share * this.limit;
     for (const [index, item] of items.entries()) {
-      if (!this.add(item)) {
-        this.parts.push(more(items.length - index));
+      if (!this.add(item, cap)) {
+        const line = more(items.length - index);
+        this.parts.push(line);
+        this.used += Buffer.byteLength(line) + 1;
         return;
       }
     }
@@ -96,17 +111,22 @@ function headline(run: RunResults, q: Qualification | undefined): string {
 export function markdownReport(run: RunResults, options: MarkdownOptions = {}): string {
   const out = new Budget(options.budgetBytes ?? MARKDOWN_BUDGET_BYTES);
   const q = options.qualification;
+  const grid = `\n### ISA × suite\n\n${gridMarkdown(run)}`;
+  const host = hostMarkdown(run);
+  out.reserve(grid);
+  out.reserve(host);
   out.add(headline(run, q));
+  // Failures first; each list gets a share of the budget so the next still shows.
   if (q?.reasons.length) {
     out.add(`\n### Why not qualified (${q.reasons.length})\n`);
-    out.addAll(q.reasons.map((r) => `- ${inline(r)}`), (left) => `- … ${left} more (see the HTML report)`);
+    out.addAll(q.reasons.map((r) => `- ${inline(r)}`), (left) => `- … ${left} more (see the HTML report)`, 0.2);
   }
   const failed = whatFailed(run.results);
   if (failed.length) {
     out.add(`\n### What failed (${failed.length})\n`);
-    out.addAll(failed.map((line) => `- ${inline(line)}`), (left) => `- … ${left} more (see the HTML report)`);
+    out.addAll(failed.map((line) => `- ${inline(line)}`), (left) => `- … ${left} more (see the HTML report)`, 0.2);
   }
-  out.add(`\n### ISA × suite\n\n${gridMarkdown(run)}`);
+  out.addReserved(grid);
   const c = options.comparison;
   if (c) {
     out.add(`\n### Against the baseline (${c.old.startedAt})\n\n${CHANGE_KINDS.map((k) => `${c.totals[k]} ${CHANGE_TITLES[k]}`).join(', ')}`);
@@ -117,6 +137,7 @@ export function markdownReport(run: RunResults, options: MarkdownOptions = {}): 
       out.addAll(
         changes.map((ch) => `- ${inline(`${changeLabel(ch)}: ${ch.before ?? '(absent)'} -> ${ch.after ?? '(absent)'}${ch.note ? `: ${ch.note}` : ''}`)}`),
         (left) => `- … ${left} more (harness diff --json lists all)`,
+        0.1,
       );
     }
   }
@@ -127,16 +148,20 @@ export function markdownReport(run: RunResults, options: MarkdownOptions = {}): 
     out.add(`\n### Failures\n`);
     out.addAll(failing.map(failureDetail), (left) => `\n… ${left} more failures in the HTML report`);
   }
-  const isas = Object.entries(run.properties.isas).sort(([a], [b]) => compareIsas(a, b));
-  out.add(
-    `\n### Host\n\nkernel ${inline(run.properties.kernel)} (${inline(run.properties.hostMachine)}), harness ${inline(run.properties.harnessVersion)}\n\n` +
-      `| ISA | QEMU | binfmt flags | image digest |\n| --- | --- | --- | --- |\n` +
-      isas.map(([isa, f]) => {
-        const digests = Object.values(run.properties.images).filter((i) => i.isa === isa).map((i) => `\`${i.digest.slice(0, 19)}\``).join(' ');
-        return `| ${isa} | ${inline(f.qemuVersion)} | ${inline(f.binfmtFlags)} | ${digests} |`;
-      }).join('\n'),
-  );
+  out.addReserved(host);
   return `${out.parts.join('\n')}\n`;
+}
+
+function hostMarkdown(run: RunResults): string {
+  const isas = Object.entries(run.properties.isas).sort(([a], [b]) => compareIsas(a, b));
+  return (
+    `\n### Host\n\nkernel ${inline(run.properties.kernel)} (${inline(run.properties.hostMachine)}), harness ${inline(run.properties.harnessVersion)}\n\n` +
+    `| ISA | QEMU | binfmt flags | image digest |\n| --- | --- | --- | --- |\n` +
+    isas.map(([isa, f]) => {
+      const digests = Object.values(run.properties.images).filter((i) => i.isa === isa).map((i) => `\`${i.digest.slice(0, 19)}\``).join(' ');
+      return `| ${isa} | ${inline(f.qemuVersion)} | ${inline(f.binfmtFlags)} | ${digests} |`;
+    }).join('\n')
+  );
 }
 
 /** Appends the summary to $GITHUB_STEP_SUMMARY when the CI sets it; does nothing otherwise. */
