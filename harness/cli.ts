@@ -155,7 +155,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--markdown <file>', 'Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)')
     .option('-q, --quiet', 'no progress, only the summary and the verdict')
     .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { baseline: string[]; against?: string[]; durationThreshold?: DurationThreshold; jobs?: number; junit?: string; json?: string; html?: string; markdown?: string; quiet?: boolean }) => {
-      const { qualifyCommand } = await import('./commands/compare.ts');
+      const { qualifyCommand } = await import('./commands/qualify.ts');
       return qualifyCommand({
         matrixPath, baseline: opts.baseline, against: opts.against, filters: filtersOf(opts), jobs: opts.jobs, junitPath: opts.junit, jsonPath: opts.json,
         htmlPath: opts.html, markdownPath: opts.markdown, durationThreshold: opts.durationThreshold, quiet: opts.quiet ?? false,
@@ -170,7 +170,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print the comparison as JSON')
     .addOption(durationOption())
     .action(act(async (oldPath: string, newPath: string, opts: { json?: boolean; durationThreshold?: DurationThreshold }) => {
-      const { diffCommand } = await import('./commands/compare.ts');
+      const { diffCommand } = await import('./commands/report.ts');
       return diffCommand([oldPath], [newPath], { json: opts.json ?? false, durationThreshold: opts.durationThreshold });
     }));
 
@@ -183,7 +183,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--markdown <file>', 'Markdown path (within 64 KB, failures first; also appended to $GITHUB_STEP_SUMMARY when set)')
     .addOption(durationOption())
     .action(act(async (runPaths: string[], opts: { baseline?: string[]; html?: string; markdown?: string; durationThreshold?: DurationThreshold }) => {
-      const { reportCommand } = await import('./commands/compare.ts');
+      const { reportCommand } = await import('./commands/report.ts');
       return reportCommand(runPaths, { baseline: opts.baseline, htmlPath: opts.html, markdownPath: opts.markdown, durationThreshold: opts.durationThreshold });
     }));
 
