@@ -74,7 +74,7 @@ function rowTag(r: CaseResult): string {
 function caseRow(r: CaseResult, i: number): string {
   const first = r.message?.split('\n', 1)[0];
   const image = r.image === 'built' ? '' : ` [${r.image}]`;
-  return `<details class="${verdictClass(r.verdict)}" data-i="${i}" data-isa="${esc(r.isa)}" data-suite="${esc(r.suite)}" data-case="${esc(r.case)}"><summary><span class="tag">${rowTag(r)}</span>${esc(`${r.isa} ${r.suite}/${r.case}${image}${first ? `: ${first}` : ''}`)}</summary></details>`;
+  return `<details class="${r.flaky ? 'known' : verdictClass(r.verdict)}" data-i="${i}" data-isa="${esc(r.isa)}" data-suite="${esc(r.suite)}" data-case="${esc(r.case)}"><summary><span class="tag">${rowTag(r)}</span>${esc(`${r.isa} ${r.suite}/${r.case}${image}${first ? `: ${first}` : ''}`)}</summary></details>`;
 }
 
 function gridHtml(run: RunResults): string {
@@ -140,7 +140,8 @@ function option(value: string, text: string, selected = false): string {
 export function htmlReport(run: RunResults, options: HtmlReportOptions = {}): string {
   const ordered = pageOrder(run.results);
   const grid = verdictGrid(run.results);
-  const failing = ordered.filter((r) => verdictClass(r.verdict) === 'fail');
+  // What the list opens on: failing and flaky cases, which lead `ordered`.
+  const failing = ordered.filter((r) => verdictClass(r.verdict) === 'fail' || r.flaky);
   const q = options.qualification;
   const badge = q ? `<span class="badge ${q.qualified ? 'pass' : 'fail'}">${q.qualified ? 'QUALIFIED' : 'NOT QUALIFIED'}</span>` : '';
   const data = { classes: Object.fromEntries(grid.verdicts.map((v) => [v, verdictClass(v)])), cases: ordered.map(pageCase) };
@@ -148,7 +149,7 @@ export function htmlReport(run: RunResults, options: HtmlReportOptions = {}): st
   const filters = `<div class="filters">` +
     `<label for="f-isa">ISA</label><select id="f-isa">${option('', 'all')}${grid.isas.map((i) => option(i, i)).join('')}</select>` +
     `<label for="f-suite">suite</label><select id="f-suite">${option('', 'all')}${grid.suites.map((s) => option(s, s)).join('')}</select>` +
-    `<label for="f-verdict">verdict</label><select id="f-verdict">${option('', 'all')}${option(':failing', 'failing', true)}${option(':flaky', 'flaky')}${grid.verdicts.map((v) => option(v, v)).join('')}</select>` +
+    `<label for="f-verdict">verdict</label><select id="f-verdict">${option('', 'all')}${option(':failing', 'failing or flaky', true)}${option(':flaky', 'flaky')}${grid.verdicts.map((v) => option(v, v)).join('')}</select>` +
     `<label for="f-text">case</label><input id="f-text" type="search" placeholder="suite/case contains">` +
     `<span id="case-count">${failing.length} matching case${failing.length === 1 ? '' : 's'}${failing.length > FIRST_ROWS ? `, showing ${FIRST_ROWS}` : ''}</span></div>`;
   return `<!doctype html>
@@ -159,7 +160,7 @@ export function htmlReport(run: RunResults, options: HtmlReportOptions = {}): st
 <main>
 <h2>ISA x suite</h2>${gridHtml(run)}
 ${q ? qualificationHtml(q) : ''}${options.comparison ? comparisonHtml(options.comparison) : ''}
-<section id="cases"><h2>Cases</h2>${filters}<div id="case-list">${failing.slice(0, FIRST_ROWS).map(caseRow).join('') /* failing cases lead `ordered`, so their index is their place */}</div>
+<section id="cases"><h2>Cases</h2>${filters}<div id="case-list">${failing.slice(0, FIRST_ROWS).map(caseRow).join('')}</div>
 <button id="more" class="more"${failing.length > FIRST_ROWS ? '' : ' hidden'}>show more</button></section>
 ${hostHtml(run)}
 </main>

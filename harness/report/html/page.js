@@ -78,7 +78,7 @@
     return box;
   }
   function row(c) {
-    var details = el('details', cls(c.v));
+    var details = el('details', c.f ? 'known' : cls(c.v));
     details.dataset.i = c.i;
     var summary = el('summary');
     summary.appendChild(el('span', 'tag', tag(c)));
@@ -103,7 +103,7 @@
   function matches(c, f) {
     if (f.isa && c.a !== f.isa) return false;
     if (f.suite && c.s !== f.suite) return false;
-    if (f.verdict === ':failing' && cls(c.v) !== 'fail') return false;
+    if (f.verdict === ':failing' && cls(c.v) !== 'fail' && !c.f) return false;
     if (f.verdict === ':flaky' && !c.f) return false;
     if (f.verdict && f.verdict[0] !== ':' && c.v !== f.verdict) return false;
     if (f.text && (c.s + '/' + c.c + ' ' + c.m).toLowerCase().indexOf(f.text) < 0) return false;
