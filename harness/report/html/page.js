@@ -80,6 +80,9 @@
   function row(c) {
     var details = el('details', c.f ? 'known' : cls(c.v));
     details.dataset.i = c.i;
+    details.dataset.isa = c.a;
+    details.dataset.suite = c.s;
+    details.dataset.case = c.c;
     var summary = el('summary');
     summary.appendChild(el('span', 'tag', tag(c)));
     summary.appendChild(document.createTextNode(label(c) + (c.msg ? ': ' + firstLine(c.msg) : '')));
