@@ -1,5 +1,6 @@
 // A test case is data: what to run inside the image and what must come out. Suites build
 // cases; only the sandbox runs them.
+import type { CaseSpec } from './results.ts';
 
 export interface CaseFile {
   /** Path inside the guest, absolute (e.g. /tmp/in.txt). */
@@ -48,4 +49,9 @@ export interface TestCase {
 /** The bytes a case file holds. */
 export function caseFileBytes(file: CaseFile): Buffer {
   return Buffer.from(file.content, file.encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+/** What results record of a case: its command, stdin and expectations (reports show them for failures). */
+export function caseSpec(testCase: TestCase): CaseSpec {
+  return { argv: testCase.argv, ...(testCase.stdin !== undefined && { stdin: testCase.stdin }), expect: testCase.expect };
 }

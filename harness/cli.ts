@@ -2,6 +2,7 @@
 // what to print and which exit code to return.
 import { Command, CommanderError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
+import { DEFAULT_DURATION_FLOOR_MS, type DurationThreshold } from './diff.ts';
 import { EXIT_BAD_INPUT, EXIT_OK, HarnessError } from './errors.ts';
 import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
 import { harnessVersion } from './paths.ts';
@@ -20,6 +21,13 @@ const positiveInt = (flag: string) => (value: string): number => {
   return n;
 };
 const parsePositiveInt = positiveInt('--jobs');
+
+/** "50" or "50%": the percent a case may be slower than its baseline. */
+function parseDurationThreshold(value: string): DurationThreshold {
+  const percent = Number(value.replace(/%$/, ''));
+  if (!Number.isFinite(percent) || percent < 0) throw new HarnessError(`--duration-threshold: '${value}' is not a percentage (e.g. 50%)`);
+  return { percent, floorMs: DEFAULT_DURATION_FLOOR_MS };
+}
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const archOption = () =>
@@ -132,11 +140,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--fail-fast', 'stop starting cases after the first failure')
     .option('--junit <file>', 'JUnit XML path (default: reports/<run>/junit.xml)')
     .option('--json <file>', 'results JSON path (default: reports/<run>/results.json)')
+    .option('--html <file>', 'HTML report path (default: report.html beside the JUnit)')
     .option('-q, --quiet', 'no progress, only the summary')
     .addOption(junitCaseFilesOption())
-    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; quiet?: boolean; junitCaseFiles?: boolean }) => {
+    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; html?: string; quiet?: boolean; junitCaseFiles?: boolean }) => {
       const { runCommand } = await import('./commands/run.ts');
-      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false, junit: { caseFiles: opts.junitCaseFiles } });
+      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, htmlPath: opts.html, quiet: opts.quiet ?? false, junit: { caseFiles: opts.junitCaseFiles } });
     }));
 
   program
@@ -175,6 +184,59 @@ export function buildProgram(setExit: (code: number) => void): Command {
         sha512: opts.sha512, sha512sums: opts.sha512sums, tag: opts.tag, ...(opts.tlsVerify === false && { tlsVerify: false }),
         jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false,
       });
+    }));
+
+  const runsHelp = 'a results.json or a run directory; repeat for the shards of one run';
+  const durationOption = () =>
+    new Option('--duration-threshold <percent>', `also report cases slower than the baseline by more than this (e.g. 50%), and by ${DEFAULT_DURATION_FLOOR_MS / 1000} s or more; qualify fails on them`)
+      .argParser(parseDurationThreshold);
+
+  filterOptions(
+    program
+      .command('qualify')
+      .description('Release qualification: run the matrix (or take --against RUN), then require every ISA and suite, no failure, no flaky case and nothing that passed in the baseline to stop passing. Prints QUALIFIED or NOT QUALIFIED with the reasons; exit 0, 1, or 2 for bad input.')
+      .argument('[matrix]', 'matrix file (default: matrices/default.yaml, or with --against the run\'s own)'),
+  )
+    .requiredOption('-b, --baseline <run>', `the baseline run: ${runsHelp}`, collect)
+    .option('--against <run>', `qualify this existing run instead of running the matrix: ${runsHelp}`, collect)
+    .addOption(durationOption())
+    .option('-j, --jobs <n>', 'cases run at once (default: the matrix, else the number of cores)', parsePositiveInt)
+    .option('--junit <file>', 'JUnit XML path of the run (default: reports/<run>/junit.xml)')
+    .option('--json <file>', 'results JSON path of the run (default: reports/<run>/results.json)')
+    .option('--html <file>', 'HTML report with the qualification (default: report.html beside the JUnit; with --against only when given)')
+    .option('--markdown <file>', 'Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)')
+    .option('-q, --quiet', 'no progress, only the summary and the verdict')
+    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { baseline: string[]; against?: string[]; durationThreshold?: DurationThreshold; jobs?: number; junit?: string; json?: string; html?: string; markdown?: string; quiet?: boolean }) => {
+      const { qualifyCommand } = await import('./commands/qualify.ts');
+      return qualifyCommand({
+        matrixPath, baseline: opts.baseline, against: opts.against, filters: filtersOf(opts), jobs: opts.jobs, junitPath: opts.junit, jsonPath: opts.json,
+        htmlPath: opts.html, markdownPath: opts.markdown, durationThreshold: opts.durationThreshold, quiet: opts.quiet ?? false,
+      });
+    }));
+
+  program
+    .command('diff')
+    .description('Compare two runs per ISA and suite: regressions, fixed, known failures changed, added, gone (and slower with --duration-threshold). Exit 1 when something regressed.')
+    .argument('<old>', runsHelp.replace('; repeat for the shards of one run', ''))
+    .argument('<new>', runsHelp.replace('; repeat for the shards of one run', ''))
+    .option('--json', 'print the comparison as JSON')
+    .addOption(durationOption())
+    .action(act(async (oldPath: string, newPath: string, opts: { json?: boolean; durationThreshold?: DurationThreshold }) => {
+      const { diffCommand } = await import('./commands/report.ts');
+      return diffCommand([oldPath], [newPath], { json: opts.json ?? false, durationThreshold: opts.durationThreshold });
+    }));
+
+  program
+    .command('report')
+    .description('Render a run as one self-contained HTML page (grid, failures with their diffs, host, images; with --baseline the changes) and/or Markdown for a CI summary or release notes.')
+    .argument('<run...>', runsHelp)
+    .option('-b, --baseline <run>', `compare with this run: ${runsHelp}`, collect)
+    .option('--html <file>', 'HTML path (default: report.html beside the results, unless only --markdown is given)')
+    .option('--markdown <file>', 'Markdown path (within 64 KB, failures first; also appended to $GITHUB_STEP_SUMMARY when set)')
+    .addOption(durationOption())
+    .action(act(async (runPaths: string[], opts: { baseline?: string[]; html?: string; markdown?: string; durationThreshold?: DurationThreshold }) => {
+      const { reportCommand } = await import('./commands/report.ts');
+      return reportCommand(runPaths, { baseline: opts.baseline, htmlPath: opts.html, markdownPath: opts.markdown, durationThreshold: opts.durationThreshold });
     }));
 
   return program;

@@ -34,6 +34,15 @@ export interface CaseResult {
   attempts: Attempt[];
   startedAt: string;
   durationMs: number;
+  /** What the case ran and expected, so a report can show a failure without the suite (optional: older runs lack it). */
+  spec?: CaseSpec;
+}
+
+/** A case's command and expectations as run (TestCase, minus its files). */
+export interface CaseSpec {
+  argv: string[];
+  stdin?: string;
+  expect: { exitCode?: number; stdout?: string; stdoutMatches?: string; anyExitCode?: boolean };
 }
 
 export interface RunProperties {
@@ -43,6 +52,8 @@ export interface RunProperties {
   startedAt: string;
   finishedAt: string;
   matrix: string;
+  /** The matrix's name (optional: older runs lack it; then the file name stands for it). */
+  matrixName?: string;
   /** Per ISA: QEMU version and binfmt flags (or 'native'). */
   isas: Record<string, { qemuVersion: string; binfmtFlags: string; interpreter: string }>;
   /** Per image reference: its digest. */

@@ -1,9 +1,9 @@
 // A whole run: matrix -> plan -> host (binfmt) -> images (build, extract, ISA check,
 // inspect) -> cases -> scheduler + sandbox -> verdicts, oracle, known failures -> reports.
 import { availableParallelism, release, machine } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { buildImages, findBuiltImage, type BuiltImage } from '../images/build.ts';
-import type { TestCase } from './case.ts';
+import { caseSpec, type TestCase } from './case.ts';
 import { HarnessError } from './errors.ts';
 import { sha512FromSums } from './fetch/checksums.ts';
 import { createFetchProgress } from './fetch/progress.ts';
@@ -16,6 +16,7 @@ import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanF
 import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
 import { applyRunWideVerdicts } from './oracle.ts';
 import { cacheRoot, harnessVersion, REPO_ROOT } from './paths.ts';
+import { writeHtmlReport } from './report/html.ts';
 import { writeJunit, type JunitOptions } from './report/junit.ts';
 import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
@@ -50,9 +51,10 @@ export interface RunOptions {
   /** Cases at once; default the matrix's `jobs`, else the number of cores. */
   jobs?: number;
   failFast?: boolean;
-  /** Default reports/<run id>/junit.xml and results.json. */
+  /** Default reports/<run id>/junit.xml and results.json; the HTML report beside the JUnit. */
   junitPath?: string;
   jsonPath?: string;
+  htmlPath?: string;
   progress?: ProgressMode;
   signal?: AbortSignal;
   cacheDir?: string;
@@ -66,6 +68,7 @@ export interface RunOutcome {
   summary: Summary;
   junitPath: string;
   jsonPath: string;
+  htmlPath: string;
   exitCode: number;
 }
 
@@ -123,6 +126,7 @@ function baseResult(planned: { job: Job; testCase: TestCase }, facts: ImageFacts
     ...(planned.testCase.attachOutput && { attachOutput: true }),
     ...(planned.testCase.crossIsa && { crossIsa: true }),
     ...(planned.testCase.source && { source: repoRelative(planned.testCase.source) }),
+    spec: caseSpec(planned.testCase),
   };
 }
 
@@ -363,6 +367,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
       startedAt: started.toISOString(),
       finishedAt: finished.toISOString(),
       matrix: matrix.file,
+      matrixName: matrix.name,
       isas: Object.fromEntries(
         await Promise.all(
           handlers.map(async (h) => {
@@ -379,7 +384,9 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const reportDir = join(REPO_ROOT, 'reports', runId(started));
   const junitPath = resolve(options.junitPath ?? join(reportDir, 'junit.xml'));
   const jsonPath = resolve(options.jsonPath ?? join(reportDir, 'results.json'));
+  const htmlPath = resolve(options.htmlPath ?? join(dirname(junitPath), 'report.html'));
   await writeJunit(runResults, junitPath, options.junit);
   await writeResultsJson(runResults, jsonPath);
-  return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, exitCode: exitCodeFor(runResults) };
+  await writeHtmlReport(runResults, htmlPath);
+  return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, htmlPath, exitCode: exitCodeFor(runResults) };
 }

@@ -329,7 +329,10 @@ describe('progress', () => {
     expect(lines.filter((l) => l.startsWith('FAIL '))).toHaveLength(summary.totals.failed);
     expect(lines.filter((l) => l.startsWith('ERROR '))).toHaveLength(summary.totals.error);
     expect(lines).toContain('FAIL aarch64 busybox/sed-binary: exit code: expected 0, got 1');
-    const suiteLines = lines.filter((l) => !/^(FAIL|ERROR) /.test(l));
+    // Under a FAIL line, the first lines of its diff, indented.
+    const sedIndex = lines.indexOf('FAIL aarch64 busybox/sed-binary: exit code: expected 0, got 1');
+    expect(lines.slice(sedIndex + 1, sedIndex + 6)).toEqual(['    stdout differs:', '    --- expected', '    +++ got', '    @@ -1 +1 @@', '    -a]]>b']);
+    const suiteLines = lines.filter((l) => !/^(FAIL|ERROR) |^ {4}/.test(l));
     expect(suiteLines).toHaveLength(summary.rows.length);
     expect(suiteLines).toContain('s390x musl: 3 tests: 2 passed, 1 failed, 1 flaky (62.4 s)');
     // A suite's line comes after its last case, not before.

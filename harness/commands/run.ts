@@ -2,11 +2,13 @@
 import type { PlanFilters } from '../matrix/plan.ts';
 import { formatJobList } from '../matrix/list.ts';
 import type { Matrix } from '../matrix/schema.ts';
+import { formatWhatFailed } from '../report/failures.ts';
 import type { JunitOptions } from '../report/junit.ts';
+import { writeStepSummary } from '../report/markdown.ts';
 import { progressMode, type ProgressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
-import { prepareRun, runMatrix } from '../run.ts';
+import { prepareRun, runMatrix, type RunOutcome } from '../run.ts';
 
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
   const prepared = await prepareRun({ matrixPath, filters, build: false });
@@ -28,11 +30,13 @@ export interface RunCommandOptions {
   failFast?: boolean;
   junitPath?: string;
   jsonPath?: string;
+  htmlPath?: string;
   quiet: boolean;
   junit?: JunitOptions;
 }
 
-export async function runCommand(options: RunCommandOptions): Promise<number> {
+/** A run with progress on the terminal, Ctrl-C handled, then the summary and what failed; `qualify` runs this too. */
+export async function runWithProgress(options: RunCommandOptions): Promise<{ outcome: RunOutcome; interrupted: boolean }> {
   const abort = new AbortController();
   const onSigint = () => abort.abort(new Error('interrupted'));
   process.on('SIGINT', onSigint);
@@ -48,14 +52,20 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
     });
     console.log(formatSummaryTable(outcome.summary));
-    console.log(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}`);
-    if (abort.signal.aborted) {
-      console.error('harness: interrupted; the reports hold what ran before the stop');
-      return EXIT_INTERRUPTED;
-    }
-    return outcome.exitCode;
+    const failed = formatWhatFailed(outcome.results.results);
+    if (failed) console.log(`\n${failed}`);
+    console.log(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}\nHTML:  ${outcome.htmlPath}`);
+    if (abort.signal.aborted) console.error('harness: interrupted; the reports hold what ran before the stop');
+    return { outcome, interrupted: abort.signal.aborted };
   } finally {
     process.removeListener('SIGINT', onSigint);
     process.removeListener('SIGTERM', onSigint);
   }
+}
+
+export async function runCommand(options: RunCommandOptions): Promise<number> {
+  const { outcome, interrupted } = await runWithProgress(options);
+  if (interrupted) return EXIT_INTERRUPTED;
+  await writeStepSummary(outcome.results);
+  return outcome.exitCode;
 }

@@ -25,6 +25,7 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: 'xmllint', debianPackage: 'libxml2-utils', required: false, purpose: 'JUnit schema checks in tests' },
   { command: 'skopeo', debianPackage: 'skopeo', required: false, purpose: 'pulling images by registry reference' },
   { command: 'umoci', debianPackage: 'umoci', required: false, purpose: 'unpacking OCI image layouts' },
+  { command: 'chromium', debianPackage: 'chromium', required: false, purpose: 'HTML report tests in a real browser' },
 ];
 
 /** Packages with no command to probe, needed by the build or the tests. */

@@ -9,6 +9,8 @@ const SCHEMA_VERSION: RunResults['schemaVersion'] = 1;
 
 // A record, so adding a Verdict without listing it here fails to compile.
 const VERDICTS: Record<Verdict, true> = { passed: true, failed: true, skipped: true, 'known-failure': true, error: true };
+/** Every verdict results.json may hold: reports take their columns from this list. */
+export const VERDICT_NAMES = Object.keys(VERDICTS) as Verdict[];
 
 export async function writeResultsJson(results: RunResults, path: string): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(results, null, 2)}\n`);

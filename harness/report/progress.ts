@@ -3,7 +3,9 @@
 import { createLogUpdate } from 'log-update';
 import type { CaseResult } from '../results.ts';
 import { compareIsas } from './order.ts';
+import { failureLine } from './failures.ts';
 import { countResult, emptyCounts, type Counts } from './summary.ts';
+import { isFailing } from './verdicts.ts';
 
 export type ProgressMode = 'tty' | 'plain' | 'quiet';
 
@@ -31,10 +33,6 @@ export function progressMode(env: NodeJS.ProcessEnv, isTTY: boolean, quiet: bool
 /** Redraws at most this often: hundreds of cases a second would otherwise flood the terminal. */
 const REDRAW_MS = 100;
 
-function firstLine(text: string | undefined): string {
-  return (text ?? '').split('\n', 1)[0] ?? '';
-}
-
 /** "12 tests: 10 passed, 1 failed, 1 skipped (3.2 s)": zero counts left out. */
 export function formatCounts(counts: Counts): string {
   const parts = (['passed', 'failed', 'error', 'skipped', 'known', 'flaky'] as const)
@@ -47,9 +45,7 @@ function plainProgress(options: ProgressOptions, stream: NodeJS.WritableStream):
   const suiteCounts = new Map<string, Counts>();
   return {
     caseDone(result) {
-      if (result.verdict === 'failed' || result.verdict === 'error') {
-        stream.write(`${result.verdict === 'failed' ? 'FAIL' : 'ERROR'} ${result.isa} ${result.suite}/${result.case}: ${firstLine(result.message)}\n`);
-      }
+      if (isFailing(result)) stream.write(`${failureLine(result)}\n`);
       const key = `${result.isa}\0${result.suite}`;
       const counts = suiteCounts.get(key) ?? emptyCounts();
       suiteCounts.set(key, counts);
@@ -97,8 +93,16 @@ function ttyProgress(options: ProgressOptions, stream: NodeJS.WritableStream): P
       const state = states.get(result.isa);
       if (!state) return;
       state.done++;
-      if (result.verdict === 'failed' || result.verdict === 'error') state.failed++;
+      if (isFailing(result)) state.failed++;
       state.last = `${result.suite}/${result.case}`;
+      if (isFailing(result)) {
+        // Above the live lines, where it stays: clear them, print it, draw them again below.
+        log.clear();
+        stream.write(`${failureLine(result)}\n`);
+        clearTimeout(pending);
+        draw();
+        return;
+      }
       if (pending) return;
       const wait = REDRAW_MS - (Date.now() - lastDraw);
       if (wait <= 0) draw();
