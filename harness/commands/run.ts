@@ -4,7 +4,8 @@ import { formatJobList } from '../matrix/list.ts';
 import { progressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
-import { prepareRun, runMatrix } from '../run.ts';
+import { prepareRun, runMatrix, type RunOutcome } from '../run.ts';
+import { bisectExitCode, EXIT_CANNOT_JUDGE, judgeRun } from '../bisect/judge.ts';
 
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
   const prepared = await prepareRun({ matrixPath, filters, build: false });
@@ -23,6 +24,8 @@ export interface RunCommandOptions {
   junitPath?: string;
   jsonPath?: string;
   quiet: boolean;
+  /** Exit as `git bisect run` expects: 0 pass, 1 fail, 125 cannot be judged, 130 interrupted. */
+  bisect?: boolean;
 }
 
 export async function runCommand(options: RunCommandOptions): Promise<number> {
@@ -32,17 +35,31 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   process.on('SIGTERM', onSigint);
   try {
     const mode = progressMode(process.env, Boolean(process.stderr.isTTY), options.quiet);
-    const outcome = await runMatrix({
-      ...options,
-      progress: mode,
-      signal: abort.signal,
-      onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
-    });
+    let outcome: RunOutcome;
+    try {
+      outcome = await runMatrix({
+        ...options,
+        progress: mode,
+        signal: abort.signal,
+        onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
+      });
+    } catch (error) {
+      if (!options.bisect) throw error;
+      if (abort.signal.aborted) return EXIT_INTERRUPTED;
+      // A state whose image does not build, fetch or extract: git bisect skips it.
+      console.error(`harness: cannot judge this state: ${(error as Error).message.split('\n')[0]}`);
+      return EXIT_CANNOT_JUDGE;
+    }
     console.log(formatSummaryTable(outcome.summary));
     console.log(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}`);
     if (abort.signal.aborted) {
       console.error('harness: interrupted; the reports hold what ran before the stop');
       return EXIT_INTERRUPTED;
+    }
+    if (options.bisect) {
+      const judgement = judgeRun(outcome.results);
+      console.log(`bisect: ${judgement.verdict}: ${judgement.reason}`);
+      return bisectExitCode(judgement);
     }
     return outcome.exitCode;
   } finally {
