@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { EXIT_BAD_INPUT, EXIT_OK, HarnessError } from './errors.ts';
 import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
 import { harnessVersion } from './paths.ts';
+import { addBisectCommand } from './commands/bisect.ts';
 
 function parseArches(values: string[] | undefined): Isa[] {
   if (!values?.length) return [...ISAS];
@@ -120,10 +121,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--junit <file>', 'JUnit XML path (default: reports/<run>/junit.xml)')
     .option('--json <file>', 'results JSON path (default: reports/<run>/results.json)')
     .option('-q, --quiet', 'no progress, only the summary')
-    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; quiet?: boolean }) => {
+    .option('--bisect', 'exit for `git bisect run`: 0 the selected cases pass, 1 one fails, 125 the state cannot be judged (image does not build, fetch or boot, or fails its ISA check), 130 interrupted')
+    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; quiet?: boolean; bisect?: boolean }) => {
       const { runCommand } = await import('./commands/run.ts');
-      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false });
+      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false, bisect: opts.bisect });
     }));
+
+  addBisectCommand(program, act);
 
   return program;
 }

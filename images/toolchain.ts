@@ -63,17 +63,24 @@ export interface MuslBuild {
   signal?: AbortSignal;
 }
 
-/** Builds musl out of tree and installs it (static and shared) with the kernel headers into the sysroot. */
+/**
+ * Builds musl out of tree and installs it (static and shared) with the kernel headers into
+ * the sysroot. A build dir kept from an earlier build (a bisect's) is not configured again,
+ * and unchanged headers keep their times, so only what changed is rebuilt, here and in
+ * BusyBox builds against the sysroot.
+ */
 export async function buildMusl(build: MuslBuild): Promise<Toolchain> {
   const { isa, sourceDir, buildDir, sysroot, env, signal } = build;
   await mkdir(buildDir, { recursive: true });
   const cflags = [...isa.cflags, ...build.cflags].join(' ');
-  await run([join(sourceDir, 'configure'), `--target=${isa.gccTriplet}`, `--prefix=${sysroot}`, `--syslibdir=${sysroot}/lib`, '--enable-wrapper=gcc',
-    `CROSS_COMPILE=${isa.gccTriplet}-`, `CC=${isa.gccTriplet}-gcc`, `CFLAGS=${cflags}`], { cwd: buildDir, env, signal });
+  if (!(await access(join(buildDir, 'config.mak')).then(() => true, () => false))) {
+    await run([join(sourceDir, 'configure'), `--target=${isa.gccTriplet}`, `--prefix=${sysroot}`, `--syslibdir=${sysroot}/lib`, '--enable-wrapper=gcc',
+      `CROSS_COMPILE=${isa.gccTriplet}-`, `CC=${isa.gccTriplet}-gcc`, `CFLAGS=${cflags}`], { cwd: buildDir, env, signal });
+  }
   await run(['make', `-j${build.jobs}`], { cwd: buildDir, env, signal });
   await run(['make', 'install'], { cwd: buildDir, env, signal });
   for (const dir of UAPI_HEADER_DIRS) {
-    await cp(join(uapiIncludeDir(isa), dir), join(sysroot, 'include', dir), { recursive: true, dereference: true });
+    await cp(join(uapiIncludeDir(isa), dir), join(sysroot, 'include', dir), { recursive: true, dereference: true, preserveTimestamps: true });
   }
   return toolchainAt(isa, sysroot);
 }
