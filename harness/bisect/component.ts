@@ -33,6 +33,8 @@ export interface BuilderOptions {
   image: BuiltImage;
   jobs: number;
   cacheDir?: string;
+  /** Where kept build dirs go; default <cache>/bisect. */
+  buildRoot?: string;
 }
 
 const BUILD_ENV = { SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH), TZ: 'UTC' };
@@ -40,7 +42,7 @@ const BUILD_ENV = { SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH), TZ: 'UTC' };
 /** Kept build dirs are keyed by the tree, the component, the ISA and the image they start from. */
 export function workDirFor(options: BuilderOptions): string {
   const key = createHash('sha256').update(JSON.stringify([options.sourceDir, options.component, options.isa.name, options.image.manifest.inputHash])).digest('hex').slice(0, 16);
-  return join(options.cacheDir ?? cacheRoot(), 'bisect', `${options.component}-${options.isa.name}-${key}`);
+  return join(options.buildRoot ?? join(options.cacheDir ?? cacheRoot(), 'bisect'), `${options.component}-${options.isa.name}-${key}`);
 }
 
 async function exists(path: string): Promise<boolean> {

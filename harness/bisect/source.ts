@@ -28,6 +28,8 @@ export interface SourceBisectOptions {
   jobs?: number;
   reportDir?: string;
   cacheDir?: string;
+  /** Where the kept build dirs go; default <cache>/bisect (kept for the next bisect of the tree). */
+  buildRoot?: string;
   signal?: AbortSignal;
   onStep?: (step: BisectStep) => void | Promise<void>;
 }
@@ -71,7 +73,7 @@ export async function bisectSource(options: SourceBisectOptions): Promise<Bisect
     throw new HarnessError(`--case '${options.caseId}' matches no case on ${isa.name}; \`harness list --arch ${isa.name}\` prints the case IDs`);
   }
 
-  const builder = componentBuilder({ component: options.component, isa, sourceDir: tree.dir, image, jobs: options.jobs ?? 1, cacheDir: options.cacheDir });
+  const builder = componentBuilder({ component: options.component, isa, sourceDir: tree.dir, image, jobs: options.jobs ?? 1, cacheDir: options.cacheDir, buildRoot: options.buildRoot });
   await mkdir(builder.workDir, { recursive: true });
   const scratch = await makeCacheTempDir(builder.workDir, 'steps');
   const report = await newReportDir(options.reportDir);

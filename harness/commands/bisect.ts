@@ -15,6 +15,7 @@ interface BisectFlags {
   firstFixed?: boolean;
   reruns: string;
   reportDir?: string;
+  buildDir?: string;
   jobs?: string;
 }
 
@@ -51,14 +52,14 @@ async function bisect(opts: BisectFlags): Promise<number> {
       ? await (await import('../bisect/images.ts')).bisectImages({ ...common, images: opts.images, direction, reruns })
       : await (await import('../bisect/source.ts')).bisectSource({
         ...common, sourceDir: opts.source!, good: opts.good!, bad: opts.bad!, component: opts.component!, reruns,
-        jobs: opts.jobs ? positive('--jobs', opts.jobs) : availableParallelism(),
+        jobs: opts.jobs ? positive('--jobs', opts.jobs) : availableParallelism(), buildRoot: opts.buildDir,
       });
     console.log(formatLog(result.log).split('\n').slice(result.log.steps.length).join('\n'));
     console.log(`log: ${result.logPath}`);
     return result.log.answer.kind === 'found' ? EXIT_OK : EXIT_TESTS_FAILED;
   } catch (error) {
     if (abort.signal.aborted) {
-      console.error('harness: bisect interrupted; the source tree is back as it was');
+      console.error(`harness: bisect interrupted${opts.source ? '; the source tree is back as it was' : ''}`);
       return EXIT_INTERRUPTED;
     }
     throw error;
@@ -85,6 +86,7 @@ export function addBisectCommand(program: Command, act: <A extends unknown[]>(ru
     .option('--first-fixed', 'find the first image that passes, in a series that starts broken')
     .option('--reruns <n>', 'runs of each side of the boundary to rule out a flaky case', '3')
     .option('--report-dir <dir>', 'where bisect.json and the steps\' reports go (default: reports/bisect-<time>/)')
+    .option('--build-dir <dir>', 'with --source: where the kept build dirs go (default: <cache>/bisect; kept, so the next bisect of the tree is incremental too)')
     .option('-j, --jobs <n>', 'with --source: make jobs (default: the number of cores)')
     .action(act(bisect));
 }
