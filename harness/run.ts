@@ -104,17 +104,22 @@ async function imageSource(ref: ImageRef, isa: Isa, built: Record<string, BuiltI
 
 class ImageDoesNotBootError extends Error {}
 
+/** The sandbox's exit code when the kernel refuses to execute the command. */
+const CANNOT_EXECUTE = 126;
+
 /**
- * What `busybox --list` prints inside the image. The ISA check has found an ELF entry
- * point, so one that does not start means the image does not boot: its cases cannot run.
+ * What `busybox --list` prints inside the image (empty when it lists nothing). The ISA check
+ * has found an ELF entry point, so one that cannot be executed, crashes or hangs means the
+ * image does not boot: its cases cannot run.
  */
 async function listApplets(rootfs: string, isa: Isa, ref: string, signal?: AbortSignal): Promise<string[]> {
   const listed = await runInSandbox({ rootfs, isa, argv: [DEFAULT_ENTRY, '--list'], timeoutMs: 30_000 * isa.timeoutMultiplier, signal });
-  if (listed.exitCode !== 0) {
+  if (listed.signal !== null || listed.timedOut || listed.exitCode === CANNOT_EXECUTE) {
     const how = listed.timedOut ? 'timed out' : listed.signal ? `died of ${listed.signal}` : `exited ${listed.exitCode}`;
     const said = listed.stderr.trim().split('\n')[0];
     throw new ImageDoesNotBootError(`image ${ref} on ${isa.name} does not boot: \`${DEFAULT_ENTRY} --list\` ${how}${said ? ` (${said})` : ''}`);
   }
+  if (listed.exitCode !== 0) return [];
   return listed.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
 }
 
