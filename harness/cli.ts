@@ -8,6 +8,7 @@ import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
 import { harnessVersion } from './paths.ts';
 import type { PlanFilters } from './matrix/plan.ts';
 import { resolveShard, shardVariablesHelp } from './shard/ci-env.ts';
+import { addBisectCommand } from './commands/bisect.ts';
 
 function parseArches(values: string[] | undefined): Isa[] {
   if (!values?.length) return [...ISAS];
@@ -143,9 +144,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--html <file>', 'HTML report path (default: report.html beside the JUnit)')
     .option('-q, --quiet', 'no progress, only the summary')
     .addOption(junitCaseFilesOption())
-    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; html?: string; quiet?: boolean; junitCaseFiles?: boolean }) => {
+    .option('--bisect', 'exit for `git bisect run`: 0 the selected cases pass, 1 one fails, 125 the state cannot be judged (image does not build, fetch or boot, or fails its ISA check), 130 interrupted')
+    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; html?: string; quiet?: boolean; junitCaseFiles?: boolean; bisect?: boolean }) => {
       const { runCommand } = await import('./commands/run.ts');
-      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, htmlPath: opts.html, quiet: opts.quiet ?? false, junit: { caseFiles: opts.junitCaseFiles } });
+      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, htmlPath: opts.html, quiet: opts.quiet ?? false, junit: { caseFiles: opts.junitCaseFiles }, bisect: opts.bisect });
     }));
 
   program
@@ -238,6 +240,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const { reportCommand } = await import('./commands/report.ts');
       return reportCommand(runPaths, { baseline: opts.baseline, htmlPath: opts.html, markdownPath: opts.markdown, durationThreshold: opts.durationThreshold });
     }));
+
+  addBisectCommand(program, act);
 
   return program;
 }

@@ -22,7 +22,7 @@ import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
 import { exitCodeFor, summarize, type Summary } from './report/summary.ts';
 import type { Attempt, CaseResult, RunProperties, RunResults, ShardProperties } from './results.ts';
-import { checkImageIsa, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
+import { checkImageIsa, DEFAULT_ENTRY, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
 import { runCase } from './run-case.ts';
 import { runInSandbox } from './sandbox/index.ts';
 import { schedule } from './scheduler.ts';
@@ -38,8 +38,8 @@ export const SUITES: Record<SuiteName, Suite> = { image: imageSuite, busybox: bu
 export const DEFAULT_MATRIX = join(REPO_ROOT, 'matrices', 'default.yaml');
 
 /** The suite under which the pre-test ISA check of each image is reported. */
-const IMAGE_CHECK_SUITE = 'image';
-const IMAGE_CHECK_CASE = 'ELF of the entry point matches the ISA';
+export const IMAGE_CHECK_SUITE = 'image';
+export const IMAGE_CHECK_CASE = 'ELF of the entry point matches the ISA';
 /** The case count a suite that cannot estimate its own is taken to have, for balancing shards. */
 const DEFAULT_ESTIMATED_CASES = 20;
 
@@ -108,9 +108,23 @@ async function imageSource(ref: ImageRef, isa: Isa, built: Record<string, BuiltI
   }
 }
 
-/** What `busybox --list` prints inside the image; empty when there is no BusyBox. */
-async function listApplets(rootfs: string, isa: Isa, signal?: AbortSignal): Promise<string[]> {
-  const listed = await runInSandbox({ rootfs, isa, argv: ['/bin/busybox', '--list'], timeoutMs: 30_000 * isa.timeoutMultiplier, signal });
+class ImageDoesNotBootError extends Error {}
+
+/** The sandbox's exit code when the kernel refuses to execute the command. */
+const CANNOT_EXECUTE = 126;
+
+/**
+ * What `busybox --list` prints inside the image (empty when it lists nothing). The ISA check
+ * has found an ELF entry point, so one that cannot be executed, crashes or hangs means the
+ * image does not boot: its cases cannot run.
+ */
+async function listApplets(rootfs: string, isa: Isa, ref: string, signal?: AbortSignal): Promise<string[]> {
+  const listed = await runInSandbox({ rootfs, isa, argv: [DEFAULT_ENTRY, '--list'], timeoutMs: 30_000 * isa.timeoutMultiplier, signal });
+  if (listed.signal !== null || listed.timedOut || listed.exitCode === CANNOT_EXECUTE) {
+    const how = listed.timedOut ? 'timed out' : listed.signal ? `died of ${listed.signal}` : `exited ${listed.exitCode}`;
+    const said = listed.stderr.trim().split('\n')[0];
+    throw new ImageDoesNotBootError(`image ${ref} on ${isa.name} does not boot: \`${DEFAULT_ENTRY} --list\` ${how}${said ? ` (${said})` : ''}`);
+  }
   if (listed.exitCode !== 0) return [];
   return listed.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
 }
@@ -199,11 +213,11 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
   let blocked: string | undefined;
   try {
     await checkImageIsa(extracted.rootfs, job.isa, undefined, job.image.name);
-    const [applets, busyboxVersion] = await Promise.all([listApplets(extracted.rootfs, job.isa, options.signal), readBusyboxVersion(extracted.rootfs, job.isa, options.signal)]);
+    const [applets, busyboxVersion] = await Promise.all([listApplets(extracted.rootfs, job.isa, job.image.name, options.signal), readBusyboxVersion(extracted.rootfs, job.isa, options.signal)]);
     facts.applets = applets;
     if (busyboxVersion) facts.busyboxVersion = busyboxVersion;
   } catch (error) {
-    if (!(error instanceof ImageIsaMismatchError)) throw error;
+    if (!(error instanceof ImageIsaMismatchError || error instanceof ImageDoesNotBootError)) throw error;
     blocked = error.message;
   }
   const check: CaseResult = {

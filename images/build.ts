@@ -9,14 +9,14 @@ import PQueue from 'p-queue';
 import { HarnessError } from '../harness/errors.ts';
 import { type Isa, ISAS, platformString } from '../harness/isa.ts';
 import { cacheRoot } from '../harness/paths.ts';
-import { buildBusybox } from './busybox.ts';
+import { buildBusybox, type BuiltBusybox } from './busybox.ts';
 import { exists, hashTree, publishAtomically, shortHash } from './cache.ts';
 import { rootfsEntries } from './layout.ts';
 import { writeOciLayout } from './oci.ts';
 import { run } from './run.ts';
 import { prepareRuntime } from './runtime.ts';
 import { ensureSources, sourcesFor, type PinnedSource, type VerifiedSource } from './sources.ts';
-import { sha256Hex, sha512Hex, writeTarball } from './tarball.ts';
+import { sha256Hex, sha512Hex, writeTarball, type Tarball } from './tarball.ts';
 import { type CrossCompiler, type Toolchain, buildMusl, findCrossCompiler, prefixMapFlags, relocateToolchain, toolchainAt } from './toolchain.ts';
 import { verifyBusybox } from './verify.ts';
 
@@ -138,6 +138,23 @@ async function readTemplates(): Promise<Map<string, Buffer>> {
   return templates;
 }
 
+/**
+ * The rootfs as a reproducible tarball: a BusyBox build, musl's loader stripped from the
+ * sysroot, the templates. The image build and the source bisect's steps both use this.
+ */
+export async function assembleRootfs(isa: Isa, compiler: CrossCompiler, busybox: BuiltBusybox, sysroot: string, scratchDir: string, signal?: AbortSignal): Promise<Tarball> {
+  const loader = join(scratchDir, 'ld-musl.so');
+  try {
+    await run([compiler.tool('strip'), '--strip-all', '-o', loader, join(sysroot, 'lib', 'libc.so')], { signal });
+    const entries = rootfsEntries({
+      isa, busybox: busybox.binary, muslLoader: await readFile(loader), appletPaths: busybox.appletPaths, templates: await readTemplates(),
+    });
+    return await writeTarball(entries, SOURCE_DATE_EPOCH);
+  } finally {
+    await rm(loader, { force: true });
+  }
+}
+
 interface BuildContext {
   sources: VerifiedSource[];
   makeJobs: number;
@@ -181,12 +198,7 @@ async function buildImage(plan: ImagePlan, context: BuildContext): Promise<Built
     progress('checking busybox');
     await verifyBusybox(isa, join(busyboxDir, 'busybox'), tmp, signal);
     progress('writing rootfs');
-    const loader = join(tmp, 'ld-musl.so');
-    await run([plan.compiler.tool('strip'), '--strip-all', '-o', loader, join(sysroot, 'lib', 'libc.so')], { signal });
-    const entries = rootfsEntries({
-      isa, busybox: built.binary, muslLoader: await readFile(loader), appletPaths: built.appletPaths, templates: await readTemplates(),
-    });
-    const { tar, gz } = await writeTarball(entries, SOURCE_DATE_EPOCH);
+    const { tar, gz } = await assembleRootfs(isa, plan.compiler, built, sysroot, tmp, signal);
     const sha512 = sha512Hex(gz);
     await writeFile(join(tmp, ROOTFS_FILE), gz);
     await writeFile(join(tmp, `${ROOTFS_FILE}.sha512`), `${sha512}  ${ROOTFS_FILE}\n`);
@@ -205,7 +217,6 @@ async function buildImage(plan: ImagePlan, context: BuildContext): Promise<Built
     await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     await relocateToolchain(isa, sysroot, join(plan.dir, 'sysroot'));
     await rm(srcDir, { recursive: true });
-    await rm(loader);
   });
   // A concurrent process may have published first: read back what is in place.
   const published = await loadCached(plan);

@@ -1,6 +1,6 @@
 // Builds BusyBox statically against an ISA's musl sysroot, from the .config kept beside
 // this file, and returns the stripped binary and its applet paths.
-import { copyFile, readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Isa } from '../harness/isa.ts';
@@ -19,6 +19,11 @@ export interface BusyboxBuild {
   jobs: number;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /**
+   * Build out of tree in this dir (make O=dir) and keep it: a later build of a changed
+   * source tree recompiles only what changed. Default: in the source tree.
+   */
+  buildDir?: string;
 }
 
 export interface BuiltBusybox {
@@ -27,9 +32,18 @@ export interface BuiltBusybox {
   appletPaths: string[];
 }
 
+/** Writes the file only when its content differs, so make sees an unchanged config as unchanged. */
+async function writeIfChanged(path: string, content: Buffer): Promise<boolean> {
+  const current = await readFile(path).catch(() => undefined);
+  if (current?.equals(content)) return false;
+  await writeFile(path, content);
+  return true;
+}
+
 export async function buildBusybox(build: BusyboxBuild): Promise<BuiltBusybox> {
   const { isa, sourceDir, toolchain, env, signal } = build;
-  await copyFile(BUSYBOX_CONFIG, join(sourceDir, '.config'));
+  const outDir = build.buildDir ?? sourceDir;
+  const configChanged = await writeIfChanged(join(outDir, '.config'), await readFile(BUSYBOX_CONFIG));
   const { compiler } = build;
   // Kbuild names its tools $(CROSS_COMPILE)<tool>; LLVM's carry a version suffix instead.
   const tools = isa.compiler.kind === 'clang'
@@ -37,17 +51,19 @@ export async function buildBusybox(build: BusyboxBuild): Promise<BuiltBusybox> {
       `OBJDUMP=${compiler.tool('objdump')}`, `LD=${compiler.tool('ld')}`]
     : [`CROSS_COMPILE=${isa.gccTriplet}-`];
   const makeVars = [
+    ...(build.buildDir ? [`O=${build.buildDir}`] : []),
     `CC=${toolchain.cc}`,
     ...tools,
     'HOSTCC=gcc',
     `EXTRA_CFLAGS=${[...toolchain.cflags, ...build.cflags].join(' ')}`,
   ];
-  // The full .config answers every question; oldconfig only regenerates the headers.
-  await run(['make', ...makeVars, 'oldconfig'], { cwd: sourceDir, env, signal, input: '' });
+  // The full .config answers every question; oldconfig only regenerates the headers (and
+  // make reruns it by itself when a changed source changes the Kconfig files).
+  if (configChanged) await run(['make', ...makeVars, 'oldconfig'], { cwd: sourceDir, env, signal, input: '' });
   await run(['make', `-j${build.jobs}`, ...makeVars, 'busybox', 'busybox.links'], { cwd: sourceDir, env, signal });
-  const links = await readFile(join(sourceDir, 'busybox.links'), 'utf8');
+  const links = await readFile(join(outDir, 'busybox.links'), 'utf8');
   return {
-    binary: await readFile(join(sourceDir, 'busybox')),
+    binary: await readFile(join(outDir, 'busybox')),
     appletPaths: links.split('\n').map((line) => line.trim()).filter(Boolean),
   };
 }

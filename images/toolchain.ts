@@ -88,7 +88,12 @@ function runtimeLibDir(isa: Isa, sysroot: string): string {
   return isa.compiler.kind === 'clang' ? join(sysroot, 'lib') : join(sysroot, 'lib', 'gcc');
 }
 
-/** Builds musl out of tree and installs it (static and shared) with the kernel headers into the sysroot. */
+/**
+ * Builds musl out of tree and installs it (static and shared) with the kernel headers into
+ * the sysroot. A build dir kept from an earlier build (a bisect's) is not configured again,
+ * and unchanged headers keep their times, so only what changed is rebuilt, here and in
+ * BusyBox builds against the sysroot.
+ */
 export async function buildMusl(build: MuslBuild): Promise<Toolchain> {
   const { isa, compiler, runtime, sourceDir, buildDir, sysroot, env, signal } = build;
   await mkdir(buildDir, { recursive: true });
@@ -97,13 +102,15 @@ export async function buildMusl(build: MuslBuild): Promise<Toolchain> {
   const compilerArgs = isa.compiler.kind === 'clang'
     ? ['--disable-wrapper', `CC=${compiler.cc} --target=${isa.compiler.target}`, `AR=${compiler.tool('ar')}`, `RANLIB=${compiler.tool('ranlib')}`, 'LDFLAGS=-fuse-ld=lld']
     : ['--enable-wrapper=gcc', `CROSS_COMPILE=${isa.gccTriplet}-`, `CC=${compiler.cc}`];
-  await run([join(sourceDir, 'configure'), `--target=${isa.gccTriplet}`, `--prefix=${sysroot}`, `--syslibdir=${sysroot}/lib`,
-    ...compilerArgs, `CFLAGS=${cflags}`, ...libcc], { cwd: buildDir, env, signal });
+  if (!(await access(join(buildDir, 'config.mak')).then(() => true, () => false))) {
+    await run([join(sourceDir, 'configure'), `--target=${isa.gccTriplet}`, `--prefix=${sysroot}`, `--syslibdir=${sysroot}/lib`,
+      ...compilerArgs, `CFLAGS=${cflags}`, ...libcc], { cwd: buildDir, env, signal });
+  }
   await run(['make', `-j${build.jobs}`], { cwd: buildDir, env, signal });
   await run(['make', 'install'], { cwd: buildDir, env, signal });
   const headers = runtime?.includeDir ?? uapiIncludeDir(isa);
   for (const dir of UAPI_HEADER_DIRS) {
-    await cp(join(headers, dir), join(sysroot, 'include', dir), { recursive: true, dereference: true });
+    await cp(join(headers, dir), join(sysroot, 'include', dir), { recursive: true, dereference: true, preserveTimestamps: true });
   }
   if (runtime) {
     const libDir = runtimeLibDir(isa, sysroot);

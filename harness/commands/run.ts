@@ -9,6 +9,7 @@ import { progressMode, type ProgressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
 import { prepareRun, runMatrix, type RunOutcome } from '../run.ts';
+import { bisectExitCode, EXIT_CANNOT_JUDGE, judgeRun } from '../bisect/judge.ts';
 
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
   const prepared = await prepareRun({ matrixPath, filters, build: false });
@@ -33,6 +34,8 @@ export interface RunCommandOptions {
   htmlPath?: string;
   quiet: boolean;
   junit?: JunitOptions;
+  /** Exit as `git bisect run` expects: 0 pass, 1 fail, 125 cannot be judged, 130 interrupted. */
+  bisect?: boolean;
 }
 
 /** A run with progress on the terminal, Ctrl-C handled, then the summary and what failed; `qualify` runs this too. */
@@ -64,8 +67,22 @@ export async function runWithProgress(options: RunCommandOptions): Promise<{ out
 }
 
 export async function runCommand(options: RunCommandOptions): Promise<number> {
-  const { outcome, interrupted } = await runWithProgress(options);
+  let ran: Awaited<ReturnType<typeof runWithProgress>>;
+  try {
+    ran = await runWithProgress(options);
+  } catch (error) {
+    if (!options.bisect) throw error;
+    // A state whose image does not build, fetch or extract: git bisect skips it.
+    console.error(`harness: cannot judge this state: ${(error as Error).message.split('\n')[0]}`);
+    return EXIT_CANNOT_JUDGE;
+  }
+  const { outcome, interrupted } = ran;
   if (interrupted) return EXIT_INTERRUPTED;
   await writeStepSummary(outcome.results);
+  if (options.bisect) {
+    const judgement = judgeRun(outcome.results);
+    console.log(`bisect: ${judgement.verdict}: ${judgement.reason}`);
+    return bisectExitCode(judgement);
+  }
   return outcome.exitCode;
 }

@@ -1,0 +1,104 @@
+// Rebuilds one component (BusyBox or musl) of an image from the tree being bisected, for one
+// ISA, incrementally: the build dirs are kept in the cache between steps (and between
+// bisects of the same tree), and the other component comes from the image build's cache.
+// Returns the step's rootfs as a tarball, assembled exactly as the image build does.
+import { createHash } from 'node:crypto';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assembleRootfs, SOURCE_DATE_EPOCH, type BuiltImage } from '../../images/build.ts';
+import { buildBusybox } from '../../images/busybox.ts';
+import { run } from '../../images/run.ts';
+import { prepareRuntime } from '../../images/runtime.ts';
+import { ensureSources, sourcesFor } from '../../images/sources.ts';
+import { buildMusl, findCrossCompiler, prefixMapFlags, toolchainAt, type CrossCompiler } from '../../images/toolchain.ts';
+import type { Isa } from '../isa.ts';
+import { cacheRoot } from '../paths.ts';
+
+export const COMPONENTS = ['busybox', 'musl'] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+export interface ComponentBuilder {
+  component: Component;
+  /** Where the kept build dirs are. */
+  workDir: string;
+  /** Builds the checked-out tree and writes the step's rootfs tarball to `tarPath`. */
+  build(tarPath: string, signal?: AbortSignal): Promise<void>;
+}
+
+export interface BuilderOptions {
+  component: Component;
+  isa: Isa;
+  /** The tree being bisected (checked out at the step's commit). */
+  sourceDir: string;
+  /** The image built from the pinned sources: its toolchain and, for musl, nothing else. */
+  image: BuiltImage;
+  jobs: number;
+  cacheDir?: string;
+  /** Where kept build dirs go; default <cache>/bisect. */
+  buildRoot?: string;
+}
+
+const BUILD_ENV = { SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH), TZ: 'UTC' };
+
+/** Kept build dirs are keyed by the tree, the component, the ISA and the image they start from. */
+export function workDirFor(options: BuilderOptions): string {
+  const key = createHash('sha256').update(JSON.stringify([options.sourceDir, options.component, options.isa.name, options.image.manifest.inputHash])).digest('hex').slice(0, 16);
+  return join(options.buildRoot ?? join(options.cacheDir ?? cacheRoot(), 'bisect'), `${options.component}-${options.isa.name}-${key}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+export function componentBuilder(options: BuilderOptions): ComponentBuilder {
+  const { isa, sourceDir, image, jobs } = options;
+  const workDir = workDirFor(options);
+  const busyboxBuildDir = join(workDir, 'busybox-build');
+  const scratch = join(workDir, 'scratch');
+  let compiler: Promise<CrossCompiler> | undefined;
+  const crossCompiler = () => (compiler ??= findCrossCompiler(isa));
+
+  const writeRootfs = async (tarPath: string, sysroot: string, toolchainSysroot: string, busyboxSource: string, signal?: AbortSignal) => {
+    await mkdir(busyboxBuildDir, { recursive: true });
+    await mkdir(scratch, { recursive: true });
+    const busybox = await buildBusybox({
+      isa, compiler: await crossCompiler(), sourceDir: busyboxSource, buildDir: busyboxBuildDir, toolchain: toolchainAt(isa, toolchainSysroot),
+      cflags: prefixMapFlags(workDir), jobs, env: BUILD_ENV, signal,
+    });
+    const { tar } = await assembleRootfs(isa, await crossCompiler(), busybox, sysroot, scratch, signal);
+    await writeFile(tarPath, tar);
+  };
+
+  if (options.component === 'busybox') {
+    // The tree is BusyBox; musl is the image's sysroot, as built.
+    return {
+      component: 'busybox', workDir,
+      build: (tarPath, signal) => writeRootfs(tarPath, image.toolchain.sysroot, image.toolchain.sysroot, sourceDir, signal),
+    };
+  }
+
+  // The tree is musl, built out of tree into a kept sysroot; BusyBox is the pinned source,
+  // unpacked once, whose objects are kept and only relinked against each step's libc.a.
+  const muslBuildDir = join(workDir, 'musl-build');
+  const sysroot = join(workDir, 'sysroot');
+  const busyboxSourceRoot = join(workDir, 'busybox-src');
+  return {
+    component: 'musl', workDir,
+    build: async (tarPath, signal) => {
+      const sources = await ensureSources(undefined, sourcesFor(isa));
+      // The ISA's own compiler runtime (armhf's ARMv6 libgcc), as the image build gives it.
+      const runtime = await prepareRuntime({ isa, compiler: await crossCompiler(), sources, dir: join(workDir, 'runtime'), cflags: prefixMapFlags(workDir), env: BUILD_ENV, signal });
+      await buildMusl({ isa, compiler: await crossCompiler(), runtime, sourceDir, buildDir: muslBuildDir, sysroot, cflags: prefixMapFlags(workDir), jobs, env: BUILD_ENV, signal });
+      const pinned = sources.find((source) => source.name === 'busybox')!;
+      const busyboxSource = join(busyboxSourceRoot, `busybox-${pinned.version}`);
+      if (!(await exists(join(busyboxSource, 'Makefile')))) {
+        await rm(busyboxSourceRoot, { recursive: true, force: true });
+        await mkdir(busyboxSourceRoot, { recursive: true });
+        await run(['tar', 'xf', pinned.path, '-C', busyboxSourceRoot], { signal });
+      }
+      // make does not see a new libc.a: drop the link outputs so BusyBox relinks.
+      for (const output of ['busybox_unstripped', 'busybox']) await rm(join(busyboxBuildDir, output), { force: true });
+      await writeRootfs(tarPath, sysroot, sysroot, busyboxSource, signal);
+    },
+  };
+}
