@@ -21,6 +21,7 @@ import type { Attempt, CaseResult, RunProperties, RunResults } from './results.t
 import { checkImageIsa, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
 import { runCase } from './run-case.ts';
 import { runInSandbox } from './sandbox/index.ts';
+import { describeLimitMechanisms } from './sandbox/cgroup.ts';
 import { schedule } from './scheduler.ts';
 import { busyboxSuite } from './suites/busybox/index.ts';
 import { imageSuite } from './suites/image/index.ts';
@@ -269,7 +270,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
         attempt: async (abort: AbortSignal) => {
           if (!startedAt.has(id)) startedAt.set(id, new Date().toISOString());
           const target = { rootfs: imageOf(p).facts.rootfs, isa: p.job.isa };
-          const attempt: Attempt | undefined = await runCase(p.testCase, target, p.timeoutMs, abort).catch((error: unknown) => {
+          const attempt: Attempt | undefined = await runCase(p.testCase, target, p.timeoutMs, abort, p.limits).catch((error: unknown) => {
             if (abort.aborted) return undefined;
             throw error;
           });
@@ -335,6 +336,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
         ),
       ),
       images: imageProps,
+      limits: { ...(await describeLimitMechanisms()), defaults: { ...matrix.limits } },
     },
     results: finalResults,
   };

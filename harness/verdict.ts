@@ -1,6 +1,7 @@
 // Judges one attempt of a case against what the case expects. Pure.
 import { createTwoFilesPatch } from 'diff';
 import type { TestCase } from './case.ts';
+import { describeLimitHit } from './limits.ts';
 import type { Attempt } from './results.ts';
 
 export interface Judgement {
@@ -19,6 +20,16 @@ export function outputDiff(expectedName: string, expected: string, gotName: stri
 }
 
 export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number): Judgement {
+  const judged = judgeOutcome(testCase, attempt, timeoutMs);
+  // A limit explains the failure; the memory limit is the failure (its SIGKILL says nothing more).
+  const hits = attempt.limitHits ?? [];
+  if (judged.passed || hits.length === 0) return judged;
+  const oom = hits.find((hit) => hit.limit === 'memory');
+  if (oom && attempt.signal === 'SIGKILL' && !attempt.timedOut) return { passed: false, message: [describeLimitHit(oom), ...hits.filter((hit) => hit !== oom).map(describeLimitHit)].join('; ') };
+  return { passed: false, message: `${hits.map(describeLimitHit).join('; ')}\n${judged.message ?? ''}`.trimEnd() };
+}
+
+function judgeOutcome(testCase: TestCase, attempt: Attempt, timeoutMs: number): Judgement {
   if (attempt.timedOut) return { passed: false, message: `timed out after ${(timeoutMs / 1000).toFixed(1)} s (whole process tree killed)` };
   if (attempt.signal) return { passed: false, message: `died of ${attempt.signal}` };
   const { expect } = testCase;

@@ -149,6 +149,7 @@ export function junitXml(results: RunResults): string {
       'host.machine': properties.hostMachine,
       'harness.version': properties.harnessVersion,
       matrix: properties.matrix,
+      ...(properties.limits && { 'limits.memory': properties.limits.memory, 'limits.pids': properties.limits.pids }),
     };
     for (const [name, value] of Object.entries(suiteProperties)) suite.property(name, xmlSafe(value));
     for (const result of cases) addCase(suite.testCase(), result);
