@@ -6,7 +6,8 @@ import { join } from 'node:path';
 
 export const TEMP_PREFIX = '.tmp-';
 
-function isAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists, but is not ours to signal). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

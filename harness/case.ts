@@ -1,6 +1,7 @@
 // A test case is data: what to run inside the image and what must come out. Suites build
 // cases; only the sandbox runs them.
 import type { CaseSpec } from './results.ts';
+import type { Limits } from './limits.ts';
 
 export interface CaseFile {
   /** Path inside the guest, absolute (e.g. /tmp/in.txt). */
@@ -32,6 +33,8 @@ export interface TestCase {
   };
   /** Seconds on a native ISA; the ISA's timeoutMultiplier scales it. */
   timeoutSeconds?: number;
+  /** The case's own limits, over its suite's and the matrix's. */
+  limits?: Partial<Limits>;
   /** Why the case cannot run on this image or ISA (e.g. applet compiled out): reported as skipped. */
   skip?: string;
   /** Cases whose output must agree across ISAs (the cross-ISA oracle). */

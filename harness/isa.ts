@@ -346,3 +346,13 @@ export function guestLaunch(isa: Isa, hostMachine: string): GuestLaunch {
 export function directCommand(launch: GuestLaunch, binary: string, args: readonly string[]): string[] {
   return [...(launch.linux32 ? ['setarch', 'linux32'] : []), ...(launch.emulator ? [launch.emulator] : []), binary, ...args];
 }
+
+/**
+ * RLIMIT_AS that leaves a guest `memoryBytes` (where no memory cgroup is available): qemu-user
+ * ignores the guest's own RLIMIT_AS but is bound by its host process's, and needs headroom for
+ * its translation buffer (1 GiB) and, for a 32-bit guest, the 4 GiB it reserves up front.
+ */
+export function addressSpaceLimit(isa: Isa, memoryBytes: number, hostMachine: string): number {
+  if (runsNatively(isa, hostMachine)) return memoryBytes;
+  return memoryBytes + 1024 ** 3 + (isa.elf.class === 32 ? 4 * 1024 ** 3 : 0);
+}

@@ -1,5 +1,6 @@
 // One typed record per case: the input of every reporter and of later tools (merge, diff,
 // bisect). results.json is this, serialised.
+import type { LimitHit } from './limits.ts';
 
 export type Verdict = 'passed' | 'failed' | 'skipped' | 'known-failure' | 'error';
 
@@ -10,6 +11,8 @@ export interface Attempt {
   durationMs: number;
   stdout: string;
   stderr: string;
+  /** Per-case limits it ran into (absent in results written before limits existed). */
+  limitHits?: LimitHit[];
 }
 
 export interface CaseResult {
@@ -58,6 +61,8 @@ export interface RunProperties {
   isas: Record<string, { qemuVersion: string; binfmtFlags: string; interpreter: string }>;
   /** Per image reference: its digest. */
   images: Record<string, { digest: string; isa: string }>;
+  /** How each per-case limit is enforced on this host (e.g. memory: 'cgroup1 /sys/fs/cgroup/memory/...'), and the matrix's defaults. */
+  limits?: { memory: string; pids: string; tmp: string; output: string; defaults: Record<string, number> };
   /** Set when the run was one shard of a split plan (its results lack the cross-ISA oracle: merge applies it). */
   shard?: ShardProperties;
   /** Set on a run merged from shards: each shard's properties. */

@@ -1,10 +1,12 @@
 // Runs one case in its image: the one mapping from a case's data to the sandbox's options.
 import type { TestCase } from './case.ts';
 import type { Isa } from './isa.ts';
+import { DEFAULT_LIMITS, type Limits, mergeLimits } from './limits.ts';
 import { runInSandbox, type SandboxRunResult } from './sandbox/index.ts';
 import { judge } from './verdict.ts';
 
-export function runCase(testCase: TestCase, target: { rootfs: string; isa: Isa }, timeoutMs: number, signal?: AbortSignal): Promise<SandboxRunResult> {
+/** `limits`: the suite's and matrix's, merged (PlannedCase.limits); the case's own go over them. */
+export function runCase(testCase: TestCase, target: { rootfs: string; isa: Isa }, timeoutMs: number, signal?: AbortSignal, limits: Limits = DEFAULT_LIMITS): Promise<SandboxRunResult> {
   return runInSandbox({
     rootfs: target.rootfs,
     isa: target.isa,
@@ -16,6 +18,7 @@ export function runCase(testCase: TestCase, target: { rootfs: string; isa: Isa }
     timeoutMs,
     emptyRoot: testCase.emptyRoot,
     guestIsPid1: testCase.pid1,
+    limits: mergeLimits(limits, testCase.limits),
     signal,
   });
 }

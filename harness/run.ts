@@ -25,7 +25,9 @@ import type { Attempt, CaseResult, RunProperties, RunResults, ShardProperties } 
 import { checkImageIsa, DEFAULT_ENTRY, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
 import { runCase } from './run-case.ts';
 import { runInSandbox } from './sandbox/index.ts';
-import { schedule } from './scheduler.ts';
+import { describeLimitMechanisms } from './sandbox/cgroup.ts';
+import { runDeadline, suiteDeadlines } from './run-deadlines.ts';
+import { abortReason, DeadlineError, schedule } from './scheduler.ts';
 import { selectShard } from './shard/select.ts';
 import { busyboxSuite } from './suites/busybox/index.ts';
 import { imageSuite } from './suites/image/index.ts';
@@ -317,19 +319,25 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   }
 
   const toRun = [...byId].filter(([, p]) => !p.testCase.skip && !imageOf(p).blocked);
+  // Cases stopped halfway or never started (fail-fast, a suite or run timeout, Ctrl-C) are reported as not run, with why.
+  const notRun = (id: string, reason: string) => {
+    const p = byId.get(id)!;
+    record({ ...baseResult(p, imageOf(p).facts), verdict: 'skipped', message: `not run: ${signal?.aborted ? 'the run was interrupted' : reason}`, attempts: [], startedAt: startedAt.get(id) ?? started.toISOString(), durationMs: 0 });
+  };
   try {
     await schedule(
       toRun.map(([id, p]) => ({
         id,
+        scope: p.job.id,
         attempt: async (abort: AbortSignal) => {
           if (!startedAt.has(id)) startedAt.set(id, new Date().toISOString());
           const target = { rootfs: imageOf(p).facts.rootfs, isa: p.job.isa };
-          const attempt: Attempt | undefined = await runCase(p.testCase, target, p.timeoutMs, abort).catch((error: unknown) => {
+          const attempt: Attempt | undefined = await runCase(p.testCase, target, p.timeoutMs, abort, p.limits).catch((error: unknown) => {
             if (abort.aborted) return undefined;
             throw error;
           });
-          if (!attempt) return { attempt: interrupted, judgement: { passed: false } };
-          return { attempt, judgement: judge(p.testCase, attempt, p.timeoutMs, p.job.isa) };
+          if (!attempt) return { attempt: interrupted, judgement: { passed: false, message: abortReason(abort) }, byDeadline: abort.reason instanceof DeadlineError };
+          return { attempt, judgement: judge(p.testCase, attempt, p.timeoutMs, p.job.isa), byDeadline: false };
         },
       })),
       {
@@ -337,19 +345,19 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
         retries: matrix.retries,
         failFast: options.failFast ?? matrix.failFast,
         signal,
+        scopeDeadlines: suiteDeadlines(plan.jobs),
+        deadline: runDeadline(matrix, started.getTime(), Date.now()),
         passed: (outcome) => outcome.judgement.passed,
+        onNotRun: (job, reason) => notRun(job.id, reason),
         onSettled: (job, outcomes) => {
           const p = byId.get(job.id)!;
           const last = outcomes[outcomes.length - 1]!;
-          // Cut off by Ctrl-C: reported below as not run, not as a failure of the case.
-          if (last.attempt === interrupted) {
-            startedAt.delete(job.id);
-            return;
-          }
+          // Cut off by Ctrl-C or fail-fast: not run. By a suite or run timeout: it failed, it used up the time.
+          if (last.attempt === interrupted && !last.byDeadline) return notRun(job.id, `stopped while running: ${last.judgement.message}`);
           record({
             ...baseResult(p, imageOf(p).facts),
             verdict: last.judgement.passed ? 'passed' : 'failed',
-            ...(last.judgement.message !== undefined && { message: last.judgement.message }),
+            ...(last.judgement.message !== undefined && { message: last.byDeadline ? `stopped while running: ${last.judgement.message}` : last.judgement.message }),
             flaky: last.judgement.passed && outcomes.length > 1,
             attempts: outcomes.map((o) => o.attempt),
             startedAt: startedAt.get(job.id)!,
@@ -360,11 +368,6 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     );
   } finally {
     progress.stop();
-  }
-  // Cases never started (fail-fast, Ctrl-C) are reported as such, not silently dropped.
-  const notRun = signal?.aborted ? 'not run: the run was interrupted' : 'not run: --fail-fast stopped the run after a failure';
-  for (const [id, p] of toRun) {
-    if (!startedAt.has(id)) results.push({ ...baseResult(p, imageOf(p).facts), verdict: 'skipped', message: notRun, attempts: [], startedAt: started.toISOString(), durationMs: 0 });
   }
 
   // The verdicts that need every ISA's results (the oracle, then known failures): a shard
@@ -391,6 +394,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
         ),
       ),
       images: imageProps,
+      limits: { ...(await describeLimitMechanisms()), defaults: { ...matrix.limits } },
       ...(shard && { shard }),
     },
     results: finalResults,

@@ -1,10 +1,18 @@
-// Runs jobs across the machine's cores with retries, fail-fast and cancellation. Knows
-// nothing about suites, sandboxes or reports: a job is an attempt function and a verdict.
+// Runs jobs across the machine's cores with retries, fail-fast, timeouts and cancellation.
+// Knows nothing about suites, sandboxes or reports: a job is an attempt function and a verdict.
 import PQueue from 'p-queue';
 
 export interface ScheduledJob<T> {
   id: string;
+  /** The scope (e.g. one suite on one ISA) whose timeout bounds this job. */
+  scope?: string;
   attempt: (signal: AbortSignal) => Promise<T>;
+}
+
+/** A time bound and the words that say why the jobs it cut off did not run. */
+export interface Deadline {
+  ms: number;
+  reason: string;
 }
 
 export interface ScheduleOptions<T> {
@@ -15,38 +23,77 @@ export interface ScheduleOptions<T> {
   /** Stop starting jobs after the first job that fails all its attempts. */
   failFast?: boolean;
   signal?: AbortSignal;
-  /** Called once per finished job with every attempt's outcome, in order. */
+  /** Per scope, counted from the start of its first job: when it passes, its running jobs are stopped and the rest never start. */
+  scopeDeadlines?: ReadonlyMap<string, Deadline>;
+  /** The whole schedule, counted from now. */
+  deadline?: Deadline;
+  /** Called once per finished job with every attempt's outcome, in order (a job stopped halfway included). */
   onSettled?: (job: ScheduledJob<T>, attempts: T[]) => void;
+  /** Called once per job that never started, with why (the abort reason's message). */
+  onNotRun?: (job: ScheduledJob<T>, reason: string) => void;
+}
+
+/** The abort reason of a deadline that passed (a suite's or the run's timeout). */
+export class DeadlineError extends Error {}
+
+/** Why a signal was aborted, in words. */
+export function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : String(reason);
 }
 
 /**
  * Runs every job (in the order given: callers interleave ISAs) and returns each finished
- * job's attempts. Jobs never started because of fail-fast or cancellation are absent.
+ * job's attempts. Jobs never started because of fail-fast, a timeout or cancellation are
+ * absent (and reported through onNotRun).
  */
 export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOptions<T>): Promise<Map<string, T[]>> {
   const stop = new AbortController();
   const onAbort = () => stop.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
+  const timers: NodeJS.Timeout[] = [];
+  const startTimer = (controller: AbortController, deadline: Deadline) => {
+    timers.push(setTimeout(() => controller.abort(new DeadlineError(deadline.reason)), deadline.ms));
+  };
+  // A run whose time is already used up (by preparing images) starts nothing.
+  if (options.deadline && options.deadline.ms <= 0) stop.abort(new DeadlineError(options.deadline.reason));
+  else if (options.deadline) startTimer(stop, options.deadline);
+  const scopes = new Map<string, AbortController>();
+  /** The scope's signal, its clock started by the first job that asks. */
+  const scopeSignal = (scope: string | undefined): AbortSignal | undefined => {
+    const deadline = scope === undefined ? undefined : options.scopeDeadlines?.get(scope);
+    if (!deadline || scope === undefined) return undefined;
+    let controller = scopes.get(scope);
+    if (!controller) {
+      controller = new AbortController();
+      scopes.set(scope, controller);
+      startTimer(controller, deadline);
+    }
+    return controller.signal;
+  };
   const queue = new PQueue({ concurrency: Math.max(1, options.concurrency) });
   const settled = new Map<string, T[]>();
 
   const runJob = async (job: ScheduledJob<T>) => {
-    if (stop.signal.aborted) return;
+    const scope = scopeSignal(job.scope);
+    const signal = scope ? AbortSignal.any([stop.signal, scope]) : stop.signal;
+    if (signal.aborted) return options.onNotRun?.(job, abortReason(signal));
     const attempts: T[] = [];
     for (let attempt = 0; attempt <= options.retries; attempt++) {
-      const outcome = await job.attempt(stop.signal);
+      const outcome = await job.attempt(signal);
       attempts.push(outcome);
-      if (options.passed(outcome) || stop.signal.aborted) break;
+      if (options.passed(outcome) || signal.aborted) break;
     }
     settled.set(job.id, attempts);
     options.onSettled?.(job, attempts);
-    if (options.failFast && !options.passed(attempts[attempts.length - 1] as T)) stop.abort(new Error('fail-fast'));
+    if (options.failFast && !options.passed(attempts[attempts.length - 1] as T)) stop.abort(new Error('--fail-fast stopped the run after a failure'));
   };
 
   try {
     await Promise.all(jobs.map((job) => queue.add(() => runJob(job))));
   } finally {
+    for (const timer of timers) clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
   }
   return settled;

@@ -2,6 +2,7 @@
 import { createTwoFilesPatch } from 'diff';
 import type { TestCase } from './case.ts';
 import type { Isa } from './isa.ts';
+import { describeLimitHit } from './limits.ts';
 import type { Attempt } from './results.ts';
 
 export interface Judgement {
@@ -28,6 +29,16 @@ export function illegalInstructionMessage(isa: Pick<Isa, 'qemuCpu'>): string | u
 }
 
 export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Pick<Isa, 'qemuCpu'>): Judgement {
+  const judged = judgeOutcome(testCase, attempt, timeoutMs, isa);
+  // A limit explains the failure; the memory limit is the failure (its SIGKILL says nothing more).
+  const hits = attempt.limitHits ?? [];
+  if (judged.passed || hits.length === 0) return judged;
+  const oom = hits.find((hit) => hit.limit === 'memory');
+  if (oom && attempt.signal === 'SIGKILL' && !attempt.timedOut) return { passed: false, message: [describeLimitHit(oom), ...hits.filter((hit) => hit !== oom).map(describeLimitHit)].join('; ') };
+  return { passed: false, message: `${hits.map(describeLimitHit).join('; ')}\n${judged.message ?? ''}`.trimEnd() };
+}
+
+function judgeOutcome(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Pick<Isa, 'qemuCpu'>): Judgement {
   if (attempt.timedOut) return { passed: false, message: `timed out after ${(timeoutMs / 1000).toFixed(1)} s (whole process tree killed)` };
   const illegal = isa && illegalInstructionMessage(isa);
   if (attempt.signal === 'SIGILL' && illegal) return { passed: false, message: illegal };

@@ -105,7 +105,7 @@ describe('loadMatrix', () => {
     expect(error.message.split('\n')).toEqual([
       `${file}:2: arches[1]: unknown ISA 'arm64v9'; known: ${ISAS.map((isa) => isa.name).join(', ')}`,
       `${file}:2: arches[3]: 'amd64' is x86_64, listed already`,
-      `${file}:3: imgaes: unknown key 'imgaes' (did you mean 'images'?); known: name, description, arches, images, suites, timeouts, retries, jobs, fail_fast, known_failures`,
+      `${file}:3: imgaes: unknown key 'imgaes' (did you mean 'images'?); known: name, description, arches, images, suites, timeouts, limits, retries, jobs, fail_fast, known_failures`,
       `${file}:7: images[1].tarball: ${shown(fixture('missing/alpine-x86_64.tar.gz'))} does not exist (for x86_64)`,
       `${file}:7: images[1].tarball: ${shown(fixture('missing/alpine-aarch64.tar.gz'))} does not exist (for aarch64)`,
       `${file}:8: images[1].sha512.x86_64: 'abc123' is not a sha512: expected 128 hex digits, got 6 characters`,

@@ -10,12 +10,14 @@ import { FieldReader, isEmpty, type Field, type Issue } from './fields.ts';
 import { readImages } from './images.ts';
 import { readIsas } from './isa-list.ts';
 import { readKnownFailures } from './known-failures.ts';
+import { readLimits } from './limits.ts';
+import { DEFAULT_LIMITS, mergeLimits } from '../limits.ts';
 import { displayPath } from './paths.ts';
 import { DEFAULTS, type Matrix } from './schema.ts';
 import { readSuites } from './suites.ts';
 import { parseDuration } from './units.ts';
 
-const TOP_KEYS = ['name', 'description', 'arches', 'images', 'suites', 'timeouts', 'retries', 'jobs', 'fail_fast', 'known_failures'] as const;
+const TOP_KEYS = ['name', 'description', 'arches', 'images', 'suites', 'timeouts', 'limits', 'retries', 'jobs', 'fail_fast', 'known_failures'] as const;
 
 /** Every problem of one matrix file; the message has one line per problem, in file order. */
 export class MatrixError extends HarnessError {
@@ -80,6 +82,7 @@ function readMatrix(reader: FieldReader, file: string): Matrix | undefined {
     images,
     suites,
     timeouts,
+    limits: mergeLimits(DEFAULT_LIMITS, withDefault('limits', (at) => readLimits(reader, at), {})),
     retries: withDefault('retries', (at) => reader.integer(at, 0, 'a whole number of retries (0 or more)'), DEFAULTS.retries),
     jobs: withDefault('jobs', (at) => readJobs(reader, at), DEFAULTS.jobs),
     failFast: withDefault('fail_fast', (at) => reader.boolean(at), DEFAULTS.failFast),
@@ -95,13 +98,14 @@ function readArches(reader: FieldReader, at: Field): Isa[] | undefined {
 }
 
 function readTimeouts(reader: FieldReader, at: Field): Matrix['timeouts'] | undefined {
-  const entries = reader.map(at, ['case', 'suite']);
+  const entries = reader.map(at, ['case', 'suite', 'run']);
   if (!entries) return undefined;
   const read = (key: string) => {
     const field = entries.get(key);
     return field && reader.measure(field, 'a duration, e.g. 30s', parseDuration);
   };
-  return { caseMs: read('case') ?? DEFAULTS.caseMs, suiteMs: read('suite') ?? DEFAULTS.suiteMs };
+  const runMs = read('run');
+  return { caseMs: read('case') ?? DEFAULTS.caseMs, suiteMs: read('suite') ?? DEFAULTS.suiteMs, ...(runMs !== undefined && { runMs }) };
 }
 
 function readJobs(reader: FieldReader, at: Field): number | 'auto' | undefined {

@@ -4,6 +4,7 @@ import type { TestCase } from '../case.ts';
 import { HarnessError } from '../errors.ts';
 import { findIsa, UnknownIsaError, type Isa } from '../isa.ts';
 import type { ShardSpec } from '../shard/ci-env.ts';
+import { mergeLimits, type Limits } from '../limits.ts';
 import { unknownMessage } from './fields.ts';
 import { expandArch } from './paths.ts';
 import { SUITE_NAMES, SUITE_SETTINGS, type ImageRef, type ImageSpec, type KnownFailure, type Matrix, type SuiteName, type SuiteSpec } from './schema.ts';
@@ -38,6 +39,8 @@ export interface Job {
   caseTimeoutMs: number;
   /** The matrix's suite timeout scaled by the ISA's timeoutMultiplier. */
   suiteTimeoutMs: number;
+  /** The matrix's limits with the suite's own over them (a case's own go over these). */
+  limits: Limits;
   retries: number;
   /** The matrix's known failures that apply to this image and ISA (any suite). */
   knownFailures: KnownFailure[];
@@ -65,6 +68,8 @@ export interface PlannedCase {
   test: string;
   /** Per attempt, on this ISA. */
   timeoutMs: number;
+  /** The job's limits with the case's own over them. */
+  limits: Limits;
   knownFailure?: KnownFailure;
 }
 
@@ -98,6 +103,7 @@ export function planJobs(matrix: Matrix, filters: PlanFilters = {}): Plan {
           settings: settingsFor(suite, isa),
           caseTimeoutMs: matrix.timeouts.caseMs * isa.timeoutMultiplier,
           suiteTimeoutMs: matrix.timeouts.suiteMs * isa.timeoutMultiplier,
+          limits: mergeLimits(matrix.limits, suite.limits),
           retries: matrix.retries,
           knownFailures: matrix.knownFailures.filter((entry) => appliesTo(entry, isa, image.name)),
         }];
@@ -115,7 +121,7 @@ export function expandCases(job: Job, cases: readonly TestCase[], filters: Pick<
     if (grep && !grep.test(test) && !grep.test(job.isa.name)) return [];
     const knownFailure = findKnownFailure(job.knownFailures, test);
     const timeoutMs = testCase.timeoutSeconds === undefined ? job.caseTimeoutMs : testCase.timeoutSeconds * 1000 * job.isa.timeoutMultiplier;
-    return [{ job, testCase, test, timeoutMs, ...(knownFailure && { knownFailure }) }];
+    return [{ job, testCase, test, timeoutMs, limits: mergeLimits(job.limits, testCase.limits), ...(knownFailure && { knownFailure }) }];
   });
 }
 

@@ -27,7 +27,8 @@
  *   busybox: {}
  *   musl: {}
  *   static: { path: './static/{arch}', optional: true }   # a directory of static binaries per ISA
- * timeouts: { case: 30s, suite: 30m }    # on a native ISA; the ISA's timeoutMultiplier scales both
+ * timeouts: { case: 30s, suite: 30m, run: 2h }   # on a native ISA; the ISA's timeoutMultiplier scales case and suite
+ * limits: { memory: 2GiB, pids: 1024, tmp: 1GiB, output: 1MiB }   # per case (the defaults); a suite's `limits:` overrides
  * retries: 1               # extra attempts for a failing case; a case that needed one is flaky
  * jobs: auto               # cases at once: auto or a positive number
  * fail_fast: false         # stop scheduling after the first failure
@@ -52,6 +53,7 @@
  *   one. `arch` (one ISA or a list) and `image` narrow the entry; `reason` is required.
  */
 import type { Isa } from '../isa.ts';
+import type { Limits } from '../limits.ts';
 
 /** The suites a matrix may name, with the settings each accepts. */
 export const SUITE_NAMES = ['image', 'busybox', 'musl', 'static'] as const;
@@ -119,6 +121,8 @@ export interface SuiteSpec {
   optional: boolean;
   /** Per ISA name, why the suite cannot run there (optional and its path is absent). */
   unavailable: Record<string, string>;
+  /** The suite's own `limits:`, over the matrix's. */
+  limits?: Partial<Limits>;
 }
 
 export interface KnownFailure {
@@ -141,7 +145,9 @@ export interface Matrix {
   images: ImageSpec[];
   suites: SuiteSpec[];
   /** On a native ISA; scaled by Isa.timeoutMultiplier in each job. */
-  timeouts: { caseMs: number; suiteMs: number };
+  timeouts: { caseMs: number; suiteMs: number; runMs?: number };
+  /** Per case, before a suite's or a case's own. */
+  limits: Limits;
   retries: number;
   jobs: number | 'auto';
   failFast: boolean;

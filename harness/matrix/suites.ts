@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import type { Isa } from '../isa.ts';
 import type { Field, FieldReader } from './fields.ts';
+import { readLimits } from './limits.ts';
 import { locate, PATH_HINT } from './paths.ts';
 import { SUITE_NAMES, SUITE_SETTINGS, type SettingKind, type SettingSpec, type SuiteName, type SuiteSpec } from './schema.ts';
 import { parseSize } from './units.ts';
@@ -18,7 +19,9 @@ function readSuite(reader: FieldReader, at: Field, name: SuiteName, context: { b
   const specs = SUITE_SETTINGS[name];
   // optional only means something where a path can be absent.
   const hasPath = specs.some((spec) => spec.kind === 'path');
-  const entries = reader.map(at, [...specs.map((spec) => spec.key), ...(hasPath ? ['optional'] : [])], { emptyIsMap: true }) ?? new Map<string, Field>();
+  const entries = reader.map(at, [...specs.map((spec) => spec.key), ...(hasPath ? ['optional'] : []), 'limits'], { emptyIsMap: true }) ?? new Map<string, Field>();
+  const limitsField = entries.get('limits');
+  const limits = limitsField && readLimits(reader, limitsField);
   const optionalField = entries.get('optional');
   const optional = (optionalField && reader.boolean(optionalField)) ?? false;
   const unavailable: Record<string, string> = {};
@@ -29,7 +32,7 @@ function readSuite(reader: FieldReader, at: Field, name: SuiteName, context: { b
     const value = readSetting(reader, field, spec, { ...context, unavailable: optional ? unavailable : undefined });
     if (value !== undefined) settings[spec.as] = value;
   }
-  return { name, settings, optional, unavailable };
+  return { name, settings, optional, unavailable, ...(limits && { limits }) };
 }
 
 const SETTING_HINTS: Readonly<Record<SettingKind, string>> = {

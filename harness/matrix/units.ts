@@ -38,3 +38,18 @@ export function parseSize(input: unknown): Parsed {
   if (bytes <= 0) return { error: `'${input}' is not a positive size; ${hint}` };
   return { value: bytes };
 }
+
+/** Milliseconds as a matrix would write them: 1500 -> '1.5s', 90000 -> '1m30s', 1800000 -> '30m'. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const parts: string[] = [];
+  let rest = ms / 1000;
+  for (const [unit, seconds] of [['h', 3600], ['m', 60]] as const) {
+    if (rest >= seconds) {
+      parts.push(`${Math.floor(rest / seconds)}${unit}`);
+      rest %= seconds;
+    }
+  }
+  if (rest > 0) parts.push(`${Number(rest.toFixed(1))}s`);
+  return parts.join('');
+}

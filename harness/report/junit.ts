@@ -194,6 +194,7 @@ export function junitXml(results: RunResults, options: JunitOptions = {}): strin
       'host.machine': properties.hostMachine,
       'harness.version': properties.harnessVersion,
       matrix: properties.matrix,
+      ...(properties.limits && { 'limits.memory': properties.limits.memory, 'limits.pids': properties.limits.pids }),
     };
     for (const [name, value] of Object.entries(suiteProperties)) suite.property(name, xmlSafe(value));
     for (const result of cases) addCase(suite.testCase(), result, manyImages, options);

@@ -26,7 +26,9 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { caseFileBytes, type CaseFile } from '../case.ts';
 import { HarnessError } from '../errors.ts';
-import { type Isa, guestLaunch } from '../isa.ts';
+import { addressSpaceLimit, guestLaunch, type Isa } from '../isa.ts';
+import { DEFAULT_LIMITS, type LimitHit, type Limits } from '../limits.ts';
+import { caseLimits } from './cgroup.ts';
 import { sandboxHost } from './helper.ts';
 import { STAGING_PREFIX } from './leaks.ts';
 import { collectCapped } from './output.ts';
@@ -58,6 +60,8 @@ export interface SandboxRunOptions {
   copyRootfs?: boolean;
   /** Run the guest as PID 1 of its namespace, as a container engine runs an image's command (no reaper above it). */
   guestIsPid1?: boolean;
+  /** Memory, tasks, writable space and output of the case; DEFAULT_LIMITS when absent. */
+  limits?: Limits;
 }
 
 export interface SandboxRunResult {
@@ -68,6 +72,8 @@ export interface SandboxRunResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** Limits the case ran into (memory, pids, tmp, output). */
+  limitHits: LimitHit[];
 }
 
 export const DEFAULT_GUEST_ENV: Readonly<Record<string, string>> = {
@@ -86,7 +92,10 @@ export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine
 }
 
 /** The helper's arguments (pure). */
-export function helperArgs(opts: { mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; argv: string[] }): string[] {
+export function helperArgs(opts: {
+  mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; argv: string[];
+  cgroups?: string[]; tmpfsBytes?: number; rlimitAs?: number;
+}): string[] {
   return [
     ...(opts.rootless ? ['--userns'] : []),
     ...(guestLaunch(opts.isa, machine()).linux32 ? ['--linux32'] : []),
@@ -95,17 +104,22 @@ export function helperArgs(opts: { mountPoint: string; lowers: string[]; isa: Is
     '--hostname', GUEST_HOSTNAME,
     '--mnt', opts.mountPoint,
     ...opts.lowers.flatMap((dir) => ['--lower', dir]),
+    ...(opts.cgroups ?? []).flatMap((dir) => ['--cgroup', dir]),
+    ...(opts.tmpfsBytes ? ['--tmpfs-size', String(opts.tmpfsBytes)] : []),
+    ...(opts.rlimitAs ? ['--rlimit-as', String(opts.rlimitAs)] : []),
     '--', ...opts.argv,
   ];
 }
 
-/** Parses the helper's status line ("exit N", "signal N", "error MESSAGE"). */
-export function parseHelperStatus(text: string): { exitCode: number | null; signal: string | null } | { error: string } {
-  const line = text.split('\n').find(Boolean) ?? '';
+/** Parses the helper's status lines: notes ("full tmpfs"), then "exit N", "signal N" or "error MESSAGE". */
+export function parseHelperStatus(text: string): ({ exitCode: number | null; signal: string | null } | { error: string }) & { tmpfsFull?: true } {
+  const lines = text.split('\n').filter(Boolean);
+  const notes = lines.includes('full tmpfs') ? { tmpfsFull: true as const } : {};
+  const line = lines.find((l) => l !== 'full tmpfs') ?? '';
   const [kind = '', ...rest] = line.split(' ');
   const value = rest.join(' ');
-  if (kind === 'exit') return { exitCode: Number(value), signal: null };
-  if (kind === 'signal') return { exitCode: null, signal: signalName(Number(value)) };
+  if (kind === 'exit') return { exitCode: Number(value), signal: null, ...notes };
+  if (kind === 'signal') return { exitCode: null, signal: signalName(Number(value)), ...notes };
   return { error: kind === 'error' ? value : `the sandbox helper ended without a status (${line || 'no output'})` };
 }
 
@@ -118,17 +132,26 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   opts.signal?.throwIfAborted();
   if (opts.argv.length === 0) throw new HarnessError('sandbox: argv is empty: give the program to run inside the guest');
   const host = await sandboxHost();
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const rootless = process.getuid?.() !== 0;
   const staging = await stageFiles(opts);
+  const cgroups = rootless ? undefined : await caseLimits(limits, opts.isa, machine());
   try {
     const lowers = [...(staging ? [staging] : []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
-    const args = helperArgs({ mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless: process.getuid?.() !== 0, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, argv: opts.argv });
-    return await runHelper(host.helper, args, opts);
+    const args = helperArgs({
+      mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, argv: opts.argv,
+      cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, machine()),
+    });
+    const result = await runHelper(host.helper, args, opts, limits);
+    const hits = [...(cgroups ? await cgroups.hits() : []), ...result.limitHits];
+    return { ...result, limitHits: hits };
   } finally {
+    await cgroups?.remove();
     if (staging) await rm(staging, { recursive: true, force: true });
   }
 }
 
-async function runHelper(helper: string, args: string[], opts: SandboxRunOptions): Promise<SandboxRunResult> {
+async function runHelper(helper: string, args: string[], opts: SandboxRunOptions, limits: Limits): Promise<SandboxRunResult> {
   const started = performance.now();
   const child = execa(helper, args, {
     env: guestEnv(opts.isa, opts.env),
@@ -140,8 +163,8 @@ async function runHelper(helper: string, args: string[], opts: SandboxRunOptions
   // A guest that exits without reading its stdin closes the pipe under us: not an error.
   child.stdin?.on('error', () => {});
   child.stdin?.end(opts.stdin);
-  const stdout = collectCapped(child.stdout);
-  const stderr = collectCapped(child.stderr);
+  const stdout = collectCapped(child.stdout, limits.outputBytes);
+  const stderr = collectCapped(child.stderr, limits.outputBytes);
   const status = collectCapped(child.stdio[3] as Readable);
 
   let timedOut = false;
@@ -168,12 +191,17 @@ async function runHelper(helper: string, args: string[], opts: SandboxRunOptions
   }
   const durationMs = performance.now() - started;
   opts.signal?.throwIfAborted();
-  const outcome = parseHelperStatus(await status.text);
+  const [out, err] = await Promise.all([stdout.done, stderr.done]);
+  const output = { stdout: out.text, stderr: err.text, durationMs };
+  const capped: LimitHit[] = out.truncated || err.truncated ? [{ limit: 'output', value: limits.outputBytes }] : [];
+  const outcome = parseHelperStatus((await status.done).text);
   if ('error' in outcome) {
-    if (stopping) return { exitCode: null, signal: 'SIGKILL', timedOut, stdout: await stdout.text, stderr: await stderr.text, durationMs };
+    if (stopping) return { exitCode: null, signal: 'SIGKILL', timedOut, ...output, limitHits: capped };
     throw new HarnessError(`sandbox: ${outcome.error}`);
   }
-  return { ...outcome, ...(timedOut ? { exitCode: null, signal: 'SIGKILL' } : {}), timedOut, stdout: await stdout.text, stderr: await stderr.text, durationMs };
+  const { tmpfsFull, ...exit } = outcome;
+  const limitHits: LimitHit[] = [...(tmpfsFull ? [{ limit: 'tmp' as const, value: limits.tmpBytes }] : []), ...capped];
+  return { ...exit, ...(timedOut ? { exitCode: null, signal: 'SIGKILL' } : {}), timedOut, ...output, limitHits };
 }
 
 /** Writes files and hostFiles into a fresh directory, the overlay's top layer; none when there are none. */

@@ -1,12 +1,13 @@
 // Keeps the head of a stream up to a byte cap and drains (but drops) the rest, so a chatty
 // guest never blocks on a full pipe nor fills the harness's memory.
 import type { Readable } from 'node:stream';
+import { DEFAULT_LIMITS } from '../limits.ts';
 
-export const OUTPUT_CAP_BYTES = 1024 * 1024;
+export const OUTPUT_CAP_BYTES = DEFAULT_LIMITS.outputBytes;
 
 export interface CappedOutput {
-  /** Resolves at the stream's end with the text, plus a note when it was cut. */
-  text: Promise<string>;
+  /** Resolves at the stream's end with the text (plus a note when it was cut) and whether it was. */
+  done: Promise<{ text: string; truncated: boolean }>;
 }
 
 export function truncationNote(totalBytes: number, capBytes: number): string {
@@ -20,11 +21,11 @@ export function capChunks(chunks: readonly Buffer[], totalBytes: number, capByte
 }
 
 export function collectCapped(stream: Readable | null | undefined, capBytes = OUTPUT_CAP_BYTES): CappedOutput {
-  if (!stream) return { text: Promise.resolve('') };
+  if (!stream) return { done: Promise.resolve({ text: '', truncated: false }) };
   const chunks: Buffer[] = [];
   let kept = 0;
   let total = 0;
-  const text = new Promise<string>((resolve) => {
+  const done = new Promise<{ text: string; truncated: boolean }>((resolve) => {
     stream.on('data', (chunk: Buffer) => {
       total += chunk.length;
       if (kept < capBytes) {
@@ -32,10 +33,10 @@ export function collectCapped(stream: Readable | null | undefined, capBytes = OU
         kept += chunk.length;
       }
     });
-    const finish = () => resolve(capChunks(chunks, total, capBytes));
+    const finish = () => resolve({ text: capChunks(chunks, total, capBytes), truncated: total > capBytes });
     stream.on('end', finish);
     stream.on('close', finish);
     stream.on('error', finish);
   });
-  return { text };
+  return { done };
 }

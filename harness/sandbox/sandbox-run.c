@@ -4,7 +4,14 @@
  * the numbers). Built once per source hash by helper.ts with the host's cc.
  *
  *   sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--hostname NAME] --mnt DIR
- *               [--lower DIR]... -- PROGRAM [ARG]...
+ *               [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES]
+ *               -- PROGRAM [ARG]...
+ *
+ * Limits (the harness decides them; limits.ts, cgroup.ts): --cgroup: a cgroup directory the
+ * harness made for this case; init joins it before anything runs, so every guest process is
+ * charged to it. --tmpfs-size: the per-run tmpfs (every write of the case, /tmp included) is
+ * that big; when the guest leaves it full, a "full tmpfs" line precedes the exit status.
+ * --rlimit-as: RLIMIT_AS of the guest (the emulator itself), where no cgroup is available.
  *
  * --lower: read-only layers, topmost first (none: an empty root). --mnt: an empty host
  * directory; each run mounts its own tmpfs on it, inside its own mount namespace, so runs
@@ -34,12 +41,15 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define STATUS_FD 3
 #define MAX_LOWERS 8
+#define MAX_CGROUPS 4
 
 static pid_t init_pid = -1;
 
@@ -123,13 +133,15 @@ static void copy_layers(char **lowers, int nlowers, const char *root) {
   }
 }
 
-static void make_root(char **lowers, int nlowers, const char *mnt, int userns, int force_copy, char *root, size_t size) {
-  char upper[4096], work[4096];
+static void make_root(char **lowers, int nlowers, const char *mnt, int userns, int force_copy, const char *tmpfs_size, char *root, size_t size) {
+  char upper[4096], work[4096], tmpfs_opts[64];
   path_join(root, size, mnt, "/root");
   path_join(upper, sizeof upper, mnt, "/upper");
   path_join(work, sizeof work, mnt, "/work");
   /* Everything a case writes lands in this tmpfs, which dies with the mount namespace. */
-  mount_or_die("sandbox", mnt, "tmpfs", MS_NOSUID, "mode=0755");
+  if (tmpfs_size) snprintf(tmpfs_opts, sizeof tmpfs_opts, "mode=0755,size=%s", tmpfs_size);
+  else snprintf(tmpfs_opts, sizeof tmpfs_opts, "mode=0755");
+  mount_or_die("sandbox", mnt, "tmpfs", MS_NOSUID, tmpfs_opts);
   mkdir_or_die(root, 0755);
   if (nlowers > 0 && !force_copy) {
     mkdir_or_die(upper, 0755);
@@ -148,11 +160,25 @@ static void make_root(char **lowers, int nlowers, const char *mnt, int userns, i
   mount_or_die(root, root, NULL, MS_BIND, NULL);
 }
 
-/* Binds a host device node over an empty file in the guest's /dev (mknod is refused rootless). */
-static void bind_device(const char *dev, const char *name) {
+struct device {
+  const char *name;
+  unsigned major, minor;
+};
+
+/* Binds a host device node over an empty file in the guest's /dev (mknod is refused rootless).
+ * The host node must be the character device it claims: a /dev/null replaced by a regular
+ * file would hand every guest its contents. */
+static void bind_device(const char *dev, const struct device *device) {
   char target[4096], source[64];
+  const char *name = device->name;
   path_join(target, sizeof target, dev, name);
   snprintf(source, sizeof source, "/dev%s", name);
+  struct stat st;
+  if (stat(source, &st) < 0) die("host device %s", source);
+  if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != device->major || minor(st.st_rdev) != device->minor) {
+    errno = ENODEV;
+    die("host device %s is not the character device %u:%u (recreate it: mknod -m 666 %s c %u %u)", source, device->major, device->minor, source, device->major, device->minor);
+  }
   int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
   if (fd < 0) die("create %s", target);
   close(fd);
@@ -174,8 +200,8 @@ static void populate(const char *root) {
   mount_or_die("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mkdir_or_die(dev, 0755);
   mount_or_die("dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
-  static const char *const devices[] = {"/null", "/zero", "/full", "/random", "/urandom", "/tty"};
-  for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) bind_device(dev, devices[i]);
+  static const struct device devices[] = {{"/null", 1, 3}, {"/zero", 1, 5}, {"/full", 1, 7}, {"/random", 1, 8}, {"/urandom", 1, 9}, {"/tty", 5, 0}};
+  for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) bind_device(dev, &devices[i]);
   path_join(sub, sizeof sub, dev, "/shm");
   mkdir_or_die(sub, 01777);
   mount_or_die("shm", sub, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
@@ -233,8 +259,29 @@ static char **rename_to_init(int argc, char **argv, char **guest_argv) {
   return copy;
 }
 
+/* Called by init before any mount: the guest and all it starts are charged to these cgroups. */
+static void join_cgroups(char **cgroups, int ncgroups) {
+  for (int i = 0; i < ncgroups; i++) {
+    char procs[4096];
+    path_join(procs, sizeof procs, cgroups[i], "/cgroup.procs");
+    write_file(procs, "0");
+  }
+}
+
+static unsigned long long rlimit_as = 0;
+
+/* After the guest: a write-full tmpfs explains the guest's ENOSPC failures (overlay statfs is its upper's). */
+static void report_full_tmpfs(void) {
+  struct statfs fs;
+  if (statfs("/", &fs) == 0 && fs.f_blocks > 0 && fs.f_bavail == 0) report("full tmpfs");
+}
+
 static void exec_guest(char **argv, int linux32) {
   reset_signals();
+  if (rlimit_as) {
+    struct rlimit limit = {rlimit_as, rlimit_as};
+    if (setrlimit(RLIMIT_AS, &limit) < 0) die("setrlimit(RLIMIT_AS)");
+  }
   setsid(); /* no controlling terminal of the host's */
   if (linux32 && personality(PER_LINUX32) < 0) die("personality(PER_LINUX32)");
   close(STATUS_FD);
@@ -267,9 +314,9 @@ static void on_stop_request(int sig) {
 }
 
 int main(int argc, char **argv) {
-  int userns = 0, linux32 = 0, force_copy = 0, guest_pid1 = 0, nlowers = 0;
-  const char *hostname = "harness", *mnt = NULL;
-  char *lowers[MAX_LOWERS];
+  int userns = 0, linux32 = 0, force_copy = 0, guest_pid1 = 0, nlowers = 0, ncgroups = 0;
+  const char *hostname = "harness", *mnt = NULL, *tmpfs_size = NULL;
+  char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS];
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     if (!strcmp(argv[i], "--userns")) userns = 1;
@@ -279,6 +326,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--hostname") && i + 1 < argc) hostname = argv[++i];
     else if (!strcmp(argv[i], "--mnt") && i + 1 < argc) mnt = argv[++i];
     else if (!strcmp(argv[i], "--lower") && i + 1 < argc && nlowers < MAX_LOWERS) lowers[nlowers++] = argv[++i];
+    else if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
+    else if (!strcmp(argv[i], "--tmpfs-size") && i + 1 < argc && strspn(argv[i + 1], "0123456789") == strlen(argv[i + 1])) tmpfs_size = argv[++i];
+    else if (!strcmp(argv[i], "--rlimit-as") && i + 1 < argc) rlimit_as = strtoull(argv[++i], NULL, 10);
     else {
       errno = EINVAL;
       die("bad argument '%s'", argv[i]);
@@ -286,7 +336,7 @@ int main(int argc, char **argv) {
   }
   if (!mnt || i + 1 >= argc) {
     errno = EINVAL;
-    die("usage: sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--hostname NAME] --mnt DIR [--lower DIR]... -- PROGRAM [ARG]...");
+    die("usage: sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--hostname NAME] --mnt DIR [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES] -- PROGRAM [ARG]...");
   }
   char **guest_argv = argv + i + 1;
   if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) die("status fd 3 is not open");
@@ -313,9 +363,10 @@ int main(int argc, char **argv) {
     fcntl(alive[0], F_SETFL, O_NONBLOCK);
     if (read(alive[0], &byte, 1) == 0) _exit(125);
     sigprocmask(SIG_SETMASK, &old, NULL);
+    join_cgroups(cgroups, ncgroups);
     char root[4096];
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
-    make_root(lowers, nlowers, mnt, userns, force_copy, root, sizeof root);
+    make_root(lowers, nlowers, mnt, userns, force_copy, tmpfs_size, root, sizeof root);
     populate(root);
     if (sethostname(hostname, strlen(hostname)) < 0) die("sethostname");
     loopback_up();
@@ -324,6 +375,7 @@ int main(int argc, char **argv) {
     if (guest_pid1) exec_guest(guest_argv, linux32);
     int status = 0;
     run_init(rename_to_init(argc, argv, guest_argv), linux32, &status);
+    report_full_tmpfs();
     if (WIFSIGNALED(status)) {
       report("signal %d", WTERMSIG(status));
       _exit(128 + WTERMSIG(status));

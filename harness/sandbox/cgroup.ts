@@ -1,0 +1,254 @@
+// The kernel side of per-case limits: a cgroup per case, made by the harness under the
+// cgroup it already sits in (never elsewhere), limited, read after the case, removed.
+// Memory: cgroup v2 where the host delegated its memory controller to us, else a v1 memory
+// cgroup, else RLIMIT_AS on the emulator (qemu-user ignores a guest's own RLIMIT_AS, but the
+// host process's limit binds). Processes: pids.max (v2 or v1), else none.
+// The harness never moves, edits or removes a cgroup it did not create: it only makes
+// <own>/harness-<pid>/case-<n> and removes those again (its own at exit, a dead run's when
+// they are empty).
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { isAlive } from '../cache-temp.ts';
+import { addressSpaceLimit, type Isa } from '../isa.ts';
+import type { LimitHit, Limits } from '../limits.ts';
+
+export type CgroupVersion = 'cgroup2' | 'cgroup1';
+
+/** Where the process's own cgroups are, per hierarchy (host paths), from /proc/self/cgroup and mountinfo. */
+export interface OwnCgroups {
+  v2?: string;
+  memory?: string;
+  pids?: string;
+}
+
+/** How each limit is enforced on this host, for the run's properties. */
+export interface LimitMechanisms {
+  memory: { kind: CgroupVersion; dir: string } | { kind: 'rlimit' };
+  pids: { kind: CgroupVersion; dir: string } | { kind: 'none' };
+}
+
+export const CGROUP_PREFIX = 'harness-';
+
+/** Parses /proc/self/cgroup and /proc/self/mountinfo into our cgroup directories (pure). */
+export function ownCgroupDirs(procCgroup: string, mountinfo: string): OwnCgroups {
+  const membership = new Map<string, string>();
+  for (const line of procCgroup.split('\n').filter(Boolean)) {
+    const [, controllers = '', path = ''] = line.split(/:(.*?):/);
+    membership.set(controllers === '' ? '' : controllers, path);
+  }
+  const own: OwnCgroups = {};
+  for (const line of mountinfo.split('\n').filter(Boolean)) {
+    const [left = '', right = ''] = line.split(' - ');
+    const fields = left.split(' ');
+    const [fstype, , superOptions = ''] = right.split(' ');
+    const root = unescapeMount(fields[3] ?? '');
+    const mountPoint = unescapeMount(fields[4] ?? '');
+    const inMount = (path: string | undefined) => {
+      if (path === undefined) return undefined;
+      const rel = posix.relative(root, path);
+      return rel.startsWith('..') ? undefined : posix.join(mountPoint, rel);
+    };
+    if (fstype === 'cgroup2') own.v2 ??= inMount(membership.get(''));
+    if (fstype !== 'cgroup') continue;
+    const options = superOptions.split(',');
+    for (const controller of ['memory', 'pids'] as const) {
+      if (!options.includes(controller)) continue;
+      const entry = [...membership].find(([names]) => names.split(',').includes(controller));
+      own[controller] ??= inMount(entry?.[1]);
+    }
+  }
+  return own;
+}
+
+function unescapeMount(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+let mechanisms: Promise<LimitMechanisms> | undefined;
+const madeParents = new Set<string>();
+let caseCounter = 0;
+
+/** The mechanisms of this host, decided once per process (and the harness-<pid> parents made). */
+export function limitMechanisms(): Promise<LimitMechanisms> {
+  mechanisms ??= detect();
+  return mechanisms;
+}
+
+async function detect(): Promise<LimitMechanisms> {
+  const [procCgroup, mountinfo] = await Promise.all([readFile('/proc/self/cgroup', 'utf8'), readFile('/proc/self/mountinfo', 'utf8')]).catch(() => ['', '']);
+  const own = ownCgroupDirs(procCgroup, mountinfo);
+  const delegated = own.v2 ? (await readFile(join(own.v2, 'cgroup.subtree_control'), 'utf8').catch(() => '')).split(/\s+/) : [];
+  const pick = async (controller: 'memory' | 'pids', limitFile: string) => {
+    if (own.v2 && delegated.includes(controller)) {
+      const dir = await makeParent(own.v2, controller);
+      if (dir) return { kind: 'cgroup2' as const, dir };
+    }
+    const v1 = own[controller];
+    if (v1) {
+      // A root cgroup has no limit files of its own; the one we make below it must.
+      const dir = await makeParent(v1);
+      if (dir && existsSync(join(dir, limitFile))) return { kind: 'cgroup1' as const, dir };
+    }
+    return undefined;
+  };
+  return {
+    memory: (await pick('memory', 'memory.limit_in_bytes')) ?? { kind: 'rlimit' },
+    pids: (await pick('pids', 'pids.max')) ?? { kind: 'none' },
+  };
+}
+
+/** <own>/harness-<pid>, made once (after removing empty ones of dead runs); undefined when we may not. */
+async function makeParent(own: string, v2Controller?: string): Promise<string | undefined> {
+  const dir = join(own, `${CGROUP_PREFIX}${process.pid}`);
+  try {
+    await removeDeadRuns(own);
+    await mkdir(dir, { recursive: true });
+    // Ours: enabling a controller for our own children is allowed (it has no processes).
+    if (v2Controller) await writeFile(join(dir, 'cgroup.subtree_control'), `+${v2Controller}`);
+  } catch {
+    await rmdir(dir).catch(() => undefined);
+    return undefined;
+  }
+  if (madeParents.size === 0) process.once('exit', removeParentsSync);
+  madeParents.add(dir);
+  return dir;
+}
+
+/** harness-<pid> dirs of runs that died before their exit handler: rmdir only, so a busy one stays. */
+async function removeDeadRuns(own: string): Promise<void> {
+  for (const name of await readdir(own).catch(() => [] as string[])) {
+    const pid = name.startsWith(CGROUP_PREFIX) ? Number(name.slice(CGROUP_PREFIX.length)) : NaN;
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    const dir = join(own, name);
+    for (const child of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (child.isDirectory()) await rmdir(join(dir, child.name)).catch(() => undefined);
+    }
+    await rmdir(dir).catch(() => undefined);
+  }
+}
+
+function removeParentsSync(): void {
+  for (const dir of madeParents) {
+    try {
+      for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) rmdirSync(join(dir, child.name));
+      rmdirSync(dir);
+    } catch {
+      // A case still running at exit keeps its cgroup busy; the next run removes it.
+    }
+  }
+}
+
+/** The cgroups of one case: pass `dirs` to the helper; after it exits, `hits()` then `remove()`. */
+export interface CaseLimits {
+  dirs: string[];
+  /** RLIMIT_AS for the guest when memory has no cgroup. */
+  rlimitAs?: number;
+  hits(): Promise<LimitHit[]>;
+  remove(): Promise<void>;
+}
+
+export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string): Promise<CaseLimits> {
+  const found = await limitMechanisms();
+  const name = `case-${++caseCounter}`;
+  const dirs: string[] = [];
+  const readers: Array<() => Promise<LimitHit | undefined>> = [];
+  const remove = async () => {
+    for (const dir of dirs.splice(0).reverse()) await removeCaseDir(dir);
+  };
+  /** v2 keeps memory and pids in one cgroup; v1 has a hierarchy per controller. */
+  const caseDir = async (parent: string) => {
+    const dir = join(parent, name);
+    if (!dirs.includes(dir)) {
+      await mkdir(dir);
+      dirs.push(dir);
+    }
+    return dir;
+  };
+  try {
+    if (found.memory.kind !== 'rlimit') {
+      const { kind } = found.memory;
+      const dir = await caseDir(found.memory.dir);
+      if (kind === 'cgroup2') {
+        await writeFile(join(dir, 'memory.max'), String(limits.memoryBytes));
+        await writeFile(join(dir, 'memory.swap.max'), '0').catch(() => undefined);
+      } else {
+        await writeFile(join(dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+        // Without swap accounting the file is absent; with it, swap must not extend the limit.
+        await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes)).catch(() => undefined);
+      }
+      readers.push(async () => ((await oomKills(dir, kind)) > 0 ? { limit: 'memory', value: limits.memoryBytes } : undefined));
+    }
+    if (found.pids.kind !== 'none') {
+      const dir = await caseDir(found.pids.dir);
+      await writeFile(join(dir, 'pids.max'), String(limits.pids));
+      readers.push(async () => ((await eventCount(dir, 'pids.events', 'max')) > 0 ? { limit: 'pids', value: limits.pids } : undefined));
+    }
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  return {
+    dirs: [...dirs],
+    ...(found.memory.kind === 'rlimit' && { rlimitAs: addressSpaceLimit(isa, limits.memoryBytes, hostMachine) }),
+    hits: async () => {
+      const hits = await Promise.all(readers.map((read) => read().catch(() => undefined)));
+      return hits.filter((hit): hit is LimitHit => hit !== undefined);
+    },
+    remove,
+  };
+}
+
+/** rmdir, retried briefly: the last exiting tasks of the case may still be leaving it. */
+async function removeCaseDir(dir: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+async function oomKills(dir: string, kind: CgroupVersion): Promise<number> {
+  if (kind === 'cgroup2') return eventCount(dir, 'memory.events', 'oom_kill');
+  const kills = await eventCount(dir, 'memory.oom_control', 'oom_kill');
+  // Kernels before 4.13 have no oom_kill line: hitting the limit at all is the best sign.
+  return kills > 0 ? kills : (await readFile(join(dir, 'memory.oom_control'), 'utf8')).includes('oom_kill ') ? 0 : eventCount(dir, 'memory.failcnt', '');
+}
+
+/** The number after `key` in a flat-keyed file ("max 3"), or the file's only number when key is ''. */
+async function eventCount(dir: string, file: string, key: string): Promise<number> {
+  const text = await readFile(join(dir, file), 'utf8');
+  if (key === '') return Number(text.trim()) || 0;
+  const line = text.split('\n').find((l) => l.startsWith(`${key} `));
+  return line ? Number(line.slice(key.length + 1)) || 0 : 0;
+}
+
+/** Our own cgroup dirs still present (harness-<pid> and below), for leak checks. */
+export async function ownCgroupLeaks(): Promise<string[]> {
+  const found = await limitMechanisms();
+  const leaks: string[] = [];
+  for (const mechanism of [found.memory, found.pids]) {
+    if (!('dir' in mechanism)) continue;
+    for (const child of await readdir(mechanism.dir, { withFileTypes: true }).catch(() => [])) {
+      if (child.isDirectory()) leaks.push(join(mechanism.dir, child.name));
+    }
+  }
+  return [...new Set(leaks)];
+}
+
+/** How each limit is enforced here, in words for the run's properties. */
+export async function describeLimitMechanisms(rootless = process.getuid?.() !== 0): Promise<{ memory: string; pids: string; tmp: string; output: string }> {
+  const found = rootless ? { memory: { kind: 'rlimit' as const }, pids: { kind: 'none' as const } } : await limitMechanisms();
+  return {
+    memory: 'dir' in found.memory ? `${found.memory.kind} memory cgroup under ${found.memory.dir}` : 'RLIMIT_AS on the emulator (no memory cgroup available; a hit is not detected by name)',
+    pids: 'dir' in found.pids ? `${found.pids.kind} pids cgroup under ${found.pids.dir}` : 'not enforced (no pids cgroup available)',
+    tmp: 'size of the per-case tmpfs that holds every write',
+    output: 'bytes kept per stream; the rest is drained and dropped',
+  };
+}
