@@ -141,6 +141,15 @@ describe.skipIf(skipReason)('registry images', () => {
     expect(results.filter((r) => r.isa === 'riscv64').map((r) => [r.verdict, r.message])).toEqual([
       ['skipped', "image 'two' has no linux/riscv64 (ISA riscv64): its index holds linux/amd64, linux/arm64/v8"],
     ]);
+
+    // The same through check: --arch names an ISA the index lacks, which is reported as skipped.
+    const checkJson = join(scratch, 'two-check.json');
+    const check = await harness(['check', `${host}/alpine-qemu-harness:two`, '--arch', 'x86_64,riscv64', '--suite', 'image', '--quiet', '--grep', 'uname', '--json', checkJson, '--junit', join(scratch, 'two-check.xml')], join(scratch, 'cache-two'));
+    expect(check.exitCode, check.stderr).toBe(0);
+    const checked = (JSON.parse(await readFile(checkJson, 'utf8')) as RunResults).results;
+    expect(checked.filter((r) => r.isa === 'riscv64').map((r) => r.verdict)).toEqual(['skipped']);
+    expect(checked.filter((r) => r.isa === 'x86_64' && r.case === 'uname -m names the ISA').map((r) => r.verdict)).toEqual(['passed']);
+    expect(checked.find((r) => r.isa === 'riscv64')?.message).toBe("image 'alpine-qemu-harness-two' is absent for riscv64: the image has no linux/riscv64: its index holds linux/amd64, linux/arm64/v8");
   });
 
   it('an unreachable registry, a missing tag and a platform no ISA runs: one line naming the reference, exit 2, nothing cached', async () => {
