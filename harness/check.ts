@@ -126,6 +126,7 @@ function servedBy(platforms: Parameters<typeof isasServed>[0], candidates: Isa[]
  */
 async function perIsa(ref: string, candidates: Isa[], options: CheckOptions, context: FetchContext, probe: (isa: Isa) => Promise<Probe<FileRef>>): Promise<Found> {
   if (!hasArch(ref)) {
+    if (options.arches && options.arches.length > 1) throw new HarnessError(`${ref} is one image, for one ISA, but --arch names ${options.arches.length}; put {arch} in the path, or name one`);
     const isa = candidates.length === 1 ? candidates[0]! : await detectIsa(ref, context, await probe(ISAS[0]!));
     return new Map([[isa, await probe(isa)]]);
   }
