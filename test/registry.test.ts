@@ -5,8 +5,6 @@
 // registry image skips the ISAs its index lacks. An unreachable registry, a missing tag and
 // an index with a platform no ISA runs: one line, exit 2, nothing in the cache.
 import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -18,6 +16,7 @@ import type { RunResults } from '../harness/results.ts';
 import { isasServed, type Platform } from '../harness/rootfs/platform.ts';
 import { buildImages } from '../images/build.ts';
 import { MULTI_PLATFORM_TAG, OCI_MEDIA, REF_NAME } from '../images/oci.ts';
+import { freePort } from './fixtures/free-port.ts';
 
 const hasCommand = async (command: string) => (await execa('which', [command], { reject: false })).exitCode === 0;
 const skipReason = process.getuid?.() !== 0 ? 'needs root (binfmt, namespaces)'
@@ -33,14 +32,6 @@ let registryLog = '';
 let host: string;
 /** The manifests of the project's multi-arch index, with their platforms. */
 let manifests: Descriptor[];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 /** Requests skopeo made to the registry so far (its access log has one line per request). */
 const pullRequests = () => registryLog.split('\n').filter((line) => /^127\.0\.0\.1 - - .*"(GET|HEAD) .*skopeo\//.test(line)).length;
