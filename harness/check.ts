@@ -47,8 +47,8 @@ export interface CheckPlan {
   absent: Array<{ isa: string; reason: string }>;
 }
 
-/** What the reference is for one ISA: a ref, or why that ISA is absent. */
-type Probe<R extends ImageRef = ImageRef> = { ref: R } | { absent: string };
+/** What the reference is for one ISA, and why that ISA is absent when it is (the plan skips it then). */
+type Probe<R extends ImageRef = ImageRef> = { ref: R; absent?: string };
 type Found = Map<Isa, Probe>;
 /** The refs a path or URL per ISA becomes. */
 type FileRef = Extract<ImageRef, { kind: 'url' | 'tarball' | 'directory' }>;
@@ -60,8 +60,8 @@ export async function checkMatrix(ref: string, options: CheckOptions): Promise<C
   const context: FetchContext = { cacheDir: options.cacheDir ?? cacheRoot(), signal: options.signal, progress: createFetchProgress(options.progress ?? 'plain') };
   const candidates = options.arches?.length ? options.arches : [...ISAS];
   const found = await findIsas(ref, candidates, options, context);
-  const present = [...found].filter(([, entry]) => 'ref' in entry).map(([isa]) => isa);
-  const absent = [...found].flatMap(([isa, entry]) => ('absent' in entry ? [{ isa: isa.name, reason: entry.absent }] : []));
+  const present = [...found].filter(([, entry]) => entry.absent === undefined).map(([isa]) => isa);
+  const absent = [...found].flatMap(([isa, entry]) => (entry.absent === undefined ? [] : [{ isa: isa.name, reason: entry.absent }]));
   if (present.length === 0) {
     const asked = `${options.arches?.length ? 'asked for' : 'the harness runs'} (${absent.map((a) => a.isa).join(', ')})`;
     throw new HarnessError(`${ref}: the image has none of the ISAs ${asked}; ${absent[0]!.isa}: ${absent[0]!.reason}`);
@@ -72,11 +72,11 @@ export async function checkMatrix(ref: string, options: CheckOptions): Promise<C
   const unavailable: Record<string, string> = {};
   for (const isa of isas) {
     const entry = found.get(isa)!;
-    if ('ref' in entry) refs[isa.name] = entry.ref;
-    else unavailable[isa.name] = entry.absent;
+    refs[isa.name] = entry.ref;
+    if (entry.absent !== undefined) unavailable[isa.name] = entry.absent;
   }
   const kind = refs[present[0]!.name]!.kind;
-  const image: ImageSpec = { name: imageName(ref, kind), kind, isas, refs, optional: true, unavailable };
+  const image: ImageSpec = { name: imageName(ref, kind), kind, isas, refs, optional: false, unavailable };
   const base = await loadMatrix(options.baseMatrix);
   const matrix: Matrix = {
     ...base,
@@ -117,7 +117,7 @@ function servedBy(platforms: Parameters<typeof isasServed>[0], candidates: Isa[]
   const unknown = unknownPlatforms(platforms);
   if (unknown.length) throw new HarnessError(`${label}: the index holds platform ${unknown.join(', ')}, which no ISA of the harness runs`);
   const served = isasServed(platforms, candidates);
-  return new Map(candidates.map((isa) => [isa, served.includes(isa) ? { ref } : { absent: `the image has no ${platformString(isa)}: its index holds ${describePlatforms(platforms)}` }]));
+  return new Map(candidates.map((isa) => [isa, served.includes(isa) ? { ref } : { ref, absent: `the image has no ${platformString(isa)}: its index holds ${describePlatforms(platforms)}` }]));
 }
 
 /**
@@ -126,6 +126,7 @@ function servedBy(platforms: Parameters<typeof isasServed>[0], candidates: Isa[]
  */
 async function perIsa(ref: string, candidates: Isa[], options: CheckOptions, context: FetchContext, probe: (isa: Isa) => Promise<Probe<FileRef>>): Promise<Found> {
   if (!hasArch(ref)) {
+    if (options.arches && options.arches.length > 1) throw new HarnessError(`${ref} is one image, for one ISA, but --arch names ${options.arches.length}; put {arch} in the path, or name one`);
     const isa = candidates.length === 1 ? candidates[0]! : await detectIsa(ref, context, await probe(ISAS[0]!));
     return new Map([[isa, await probe(isa)]]);
   }
@@ -142,14 +143,14 @@ async function urlRef(template: string, isa: Isa, options: CheckOptions, context
     await fetchTarball(ref, context);
     return { ref };
   } catch (error) {
-    if ((error instanceof HttpStatusError && error.status === 404) || error instanceof UnlistedTarballError) return { absent: error.message };
+    if ((error instanceof HttpStatusError && error.status === 404) || error instanceof UnlistedTarballError) return { ref, absent: error.message };
     throw error;
   }
 }
 
 async function pathRef(path: string, options: CheckOptions): Promise<Probe<FileRef>> {
   const found = await stat(path).catch(() => undefined);
-  if (!found) return { absent: `${path} does not exist` };
+  if (!found) return { ref: { kind: 'tarball', path }, absent: `${path} does not exist` };
   if (found.isDirectory()) return { ref: { kind: 'directory', path } };
   const sha512 = options.sha512 && checkedSha512(options.sha512);
   return { ref: { kind: 'tarball', path, ...(sha512 ? { sha512 } : options.sha512sums && { sha512sums: options.sha512sums }) } };
@@ -157,7 +158,7 @@ async function pathRef(path: string, options: CheckOptions): Promise<Probe<FileR
 
 /** The one ISA whose ELF machine, class and byte order the image's /bin/busybox has. */
 async function detectIsa(ref: string, context: FetchContext, probe: Probe<FileRef>): Promise<Isa> {
-  if ('absent' in probe) throw new HarnessError(`${ref}: ${probe.absent}`);
+  if (probe.absent !== undefined) throw new HarnessError(`${ref}: ${probe.absent}`);
   const source: ImageSource = probe.ref.kind === 'url' ? await fetchTarball(probe.ref, context) : { ...probe.ref };
   // Extraction is the run's own first step (cached by digest); tarballs and directories need no ISA for it.
   const { rootfs } = await prepareImage(source, ISAS[0]!, { cacheDir: context.cacheDir, signal: context.signal });

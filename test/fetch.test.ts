@@ -16,6 +16,7 @@ import { downloadsDir, downloadVerified, HttpStatusError } from '../harness/fetc
 import { createFetchProgress, formatBar } from '../harness/fetch/progress.ts';
 import { REPO_ROOT } from '../harness/paths.ts';
 import type { RunResults } from '../harness/results.ts';
+import { freePort } from './fixtures/free-port.ts';
 
 const SHARED = process.env.HARNESS_SHARED ?? (existsSync(join(REPO_ROOT, '..', 'shared')) ? join(REPO_ROOT, '..', 'shared') : '/work/shared');
 const ALPINE = join(SHARED, 'alpine-minirootfs', '3.20.3');
@@ -79,15 +80,6 @@ async function freshCache(): Promise<string> {
   return mkdtemp(join(scratch, 'cache-'));
 }
 
-/** A port nothing listens on: one a server had a moment ago. */
-async function closedPort(): Promise<number> {
-  const closed = createServer();
-  await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
-  const { port } = closed.address() as AddressInfo;
-  await new Promise((done) => closed.close(done));
-  return port;
-}
-
 function harness(args: string[], cacheDir: string) {
   return execa('node', [join(REPO_ROOT, 'harness', 'bin.mjs'), ...args], { reject: false, env: { HARNESS_CACHE: cacheDir, CI: '1' } });
 }
@@ -129,7 +121,7 @@ describe.skipIf(missingReason)('downloads', () => {
     const missing = downloadVerified(url('/releases/nothing.tar.gz'), sha512, { cacheDir });
     await expect(missing).rejects.toThrow(HttpStatusError);
     await expect(missing).rejects.toThrow(/nothing\.tar\.gz: the server answered 404 Not Found/);
-    await expect(downloadVerified(`http://127.0.0.1:${await closedPort()}/a.tar.gz`, sha512, { cacheDir })).rejects.toThrow(/cannot download: connection refused.*ECONNREFUSED/);
+    await expect(downloadVerified(`http://127.0.0.1:${await freePort()}/a.tar.gz`, sha512, { cacheDir })).rejects.toThrow(/cannot download: connection refused.*ECONNREFUSED/);
     expect(await cacheEntries(cacheDir)).toEqual([]);
     // Not even a temp dir: each failure removed its own.
     expect(await readdir(downloadsDir(cacheDir))).toEqual([]);
@@ -160,7 +152,7 @@ describe.skipIf(missingReason)('through the CLI', () => {
   it('bad input is one line naming the URL, exit 2, and nothing in the cache', async () => {
     const cacheDir = await freshCache();
     const x86 = url(`/releases/${tarballName('x86_64')}`);
-    const port = await closedPort();
+    const port = await freePort();
     const cases: Array<[string, string, string, RegExp]> = [
       ['mismatch', x86, `sha512: ${sums.get(tarballName('aarch64'))}`, /^harness: http:\S+x86_64\.tar\.gz: sha512 mismatch: /],
       ['dies', url('/dies/a.tar.gz'), `sha512: ${sums.get(tarballName('x86_64'))}`, /^harness: http:\S+\/dies\/a\.tar\.gz: the download broke off after 1\.7 MB of 3\.5 MB/],

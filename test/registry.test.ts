@@ -5,8 +5,6 @@
 // registry image skips the ISAs its index lacks. An unreachable registry, a missing tag and
 // an index with a platform no ISA runs: one line, exit 2, nothing in the cache.
 import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -18,6 +16,7 @@ import type { RunResults } from '../harness/results.ts';
 import { isasServed, type Platform } from '../harness/rootfs/platform.ts';
 import { buildImages } from '../images/build.ts';
 import { MULTI_PLATFORM_TAG, OCI_MEDIA, REF_NAME } from '../images/oci.ts';
+import { freePort } from './fixtures/free-port.ts';
 
 const hasCommand = async (command: string) => (await execa('which', [command], { reject: false })).exitCode === 0;
 const skipReason = process.getuid?.() !== 0 ? 'needs root (binfmt, namespaces)'
@@ -33,14 +32,6 @@ let registryLog = '';
 let host: string;
 /** The manifests of the project's multi-arch index, with their platforms. */
 let manifests: Descriptor[];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 /** Requests skopeo made to the registry so far (its access log has one line per request). */
 const pullRequests = () => registryLog.split('\n').filter((line) => /^127\.0\.0\.1 - - .*"(GET|HEAD) .*skopeo\//.test(line)).length;
@@ -141,6 +132,15 @@ describe.skipIf(skipReason)('registry images', () => {
     expect(results.filter((r) => r.isa === 'riscv64').map((r) => [r.verdict, r.message])).toEqual([
       ['skipped', "image 'two' has no linux/riscv64 (ISA riscv64): its index holds linux/amd64, linux/arm64/v8"],
     ]);
+
+    // The same through check: --arch names an ISA the index lacks, which is reported as skipped.
+    const checkJson = join(scratch, 'two-check.json');
+    const check = await harness(['check', `${host}/alpine-qemu-harness:two`, '--arch', 'x86_64,riscv64', '--suite', 'image', '--quiet', '--grep', 'uname', '--json', checkJson, '--junit', join(scratch, 'two-check.xml')], join(scratch, 'cache-two'));
+    expect(check.exitCode, check.stderr).toBe(0);
+    const checked = (JSON.parse(await readFile(checkJson, 'utf8')) as RunResults).results;
+    expect(checked.filter((r) => r.isa === 'riscv64').map((r) => r.verdict)).toEqual(['skipped']);
+    expect(checked.filter((r) => r.isa === 'x86_64' && r.case === 'uname -m names the ISA').map((r) => r.verdict)).toEqual(['passed']);
+    expect(checked.find((r) => r.isa === 'riscv64')?.message).toBe("image 'alpine-qemu-harness-two' is absent for riscv64: the image has no linux/riscv64: its index holds linux/amd64, linux/arm64/v8");
   });
 
   it('an unreachable registry, a missing tag and a platform no ISA runs: one line naming the reference, exit 2, nothing cached', async () => {

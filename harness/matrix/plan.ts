@@ -46,7 +46,7 @@ export interface Job {
   knownFailures: KnownFailure[];
 }
 
-/** A job the matrix names but that cannot run: an optional image's or suite's files are absent. */
+/** A job the matrix names but that cannot run: an optional image's or suite's files are absent, or the image lacks the ISA. */
 export interface SkippedJob {
   id: string;
   image: string;
@@ -178,7 +178,7 @@ function compileGrep(grep: string): RegExp {
 
 function unavailableReason(image: ImageSpec, suite: SuiteSpec, isa: Isa): string | undefined {
   const imageReason = image.unavailable[isa.name];
-  if (imageReason) return `optional image '${image.name}' is absent for ${isa.name}: ${imageReason}`;
+  if (imageReason) return `${image.optional ? 'optional ' : ''}image '${image.name}' is absent for ${isa.name}: ${imageReason}`;
   const suiteReason = suite.unavailable[isa.name];
   return suiteReason && `optional suite '${suite.name}' has nothing for ${isa.name}: ${suiteReason}`;
 }
