@@ -13,14 +13,13 @@ import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanF
 import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
 import { applyCrossIsaOracle } from './oracle.ts';
 import { harnessVersion, REPO_ROOT } from './paths.ts';
-import { writeJunit } from './report/junit.ts';
 import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
 import { exitCodeFor, summarize, type Summary } from './report/summary.ts';
 import type { Attempt, CaseResult, RunProperties, RunResults } from './results.ts';
+import { imageApplets } from './rootfs/applets.ts';
 import { checkImageIsa, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
 import { runCase } from './run-case.ts';
-import { runInSandbox } from './sandbox/index.ts';
 import { schedule } from './scheduler.ts';
 import { busyboxSuite } from './suites/busybox/index.ts';
 import { imageSuite } from './suites/image/index.ts';
@@ -102,13 +101,6 @@ async function imageSource(ref: ImageRef, isa: Isa, built: Record<string, BuiltI
   }
 }
 
-/** What `busybox --list` prints inside the image; empty when there is no BusyBox. */
-async function listApplets(rootfs: string, isa: Isa, signal?: AbortSignal): Promise<string[]> {
-  const listed = await runInSandbox({ rootfs, isa, argv: ['/bin/busybox', '--list'], timeoutMs: 30_000 * isa.timeoutMultiplier, signal });
-  if (listed.exitCode !== 0) return [];
-  return listed.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
-}
-
 function baseResult(planned: { job: Job; testCase: TestCase }, facts: ImageFacts): Omit<CaseResult, 'verdict' | 'attempts' | 'durationMs' | 'startedAt'> {
   return {
     suite: planned.job.suite.name,
@@ -179,7 +171,7 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
   let blocked: string | undefined;
   try {
     await checkImageIsa(extracted.rootfs, job.isa, undefined, job.image.name);
-    facts.applets = await listApplets(extracted.rootfs, job.isa, options.signal);
+    facts.applets = await imageApplets(extracted, job.isa, { cacheDir: options.cacheDir, signal: options.signal });
   } catch (error) {
     if (!(error instanceof ImageIsaMismatchError)) throw error;
     blocked = error.message;
@@ -338,9 +330,12 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     },
     results: finalResults,
   };
-  const reportDir = join(REPO_ROOT, 'reports', runId(started));
+  // Beside where the user runs it, not inside an installed package.
+  const reportDir = resolve('reports', runId(started));
   const junitPath = resolve(options.junitPath ?? join(reportDir, 'junit.xml'));
   const jsonPath = resolve(options.jsonPath ?? join(reportDir, 'results.json'));
+  // Loaded here, not at start: `list` shares this module and writes no JUnit.
+  const { writeJunit } = await import('./report/junit.ts');
   await writeJunit(runResults, junitPath);
   await writeResultsJson(runResults, jsonPath);
   return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, exitCode: exitCodeFor(runResults) };

@@ -2,6 +2,7 @@
 // in the cache, with a musl-gcc wrapper for compiling static test programs later.
 import { access, cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { HarnessError } from '../harness/errors.ts';
 import type { Isa } from '../harness/isa.ts';
 import { compilerPackage, uapiHeadersPackage } from '../harness/host/packages.ts';
@@ -30,7 +31,8 @@ function uapiIncludeDir(isa: Isa): string {
 /** Checks that the ISA's cross compiler and kernel headers are installed; fails before any work. */
 export async function findCrossCompiler(isa: Isa): Promise<CrossCompiler> {
   const gcc = `${isa.gccTriplet}-gcc`;
-  const version = await run([gcc, '--version']).then((out) => out.split('\n')[0]?.trim() ?? '', () => undefined);
+  // execa, not the zx runner of build commands: `list` asks this of every ISA and builds nothing.
+  const version = await execa(gcc, ['--version'], { env: { LC_ALL: 'C' } }).then((r) => r.stdout.split('\n')[0]?.trim() ?? '', () => undefined);
   if (!version) {
     const host = await hostDistro();
     const pkg = host ? compilerPackage(isa, host) : isa.gccPackage;
