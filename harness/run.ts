@@ -17,14 +17,14 @@ import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
 import { applyRunWideVerdicts } from './oracle.ts';
 import { cacheRoot, harnessVersion, REPO_ROOT } from './paths.ts';
 import { writeHtmlReport } from './report/html.ts';
-import { writeJunit, type JunitOptions } from './report/junit.ts';
+import type { JunitOptions } from './report/junit.ts';
 import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
 import { exitCodeFor, summarize, type Summary } from './report/summary.ts';
 import type { Attempt, CaseResult, RunProperties, RunResults, ShardProperties } from './results.ts';
-import { checkImageIsa, DEFAULT_ENTRY, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
+import { ImageDoesNotBootError, imageApplets } from './rootfs/applets.ts';
+import { checkImageIsa, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
 import { runCase } from './run-case.ts';
-import { runInSandbox } from './sandbox/index.ts';
 import { describeLimitMechanisms } from './sandbox/cgroup.ts';
 import { runDeadline, suiteDeadlines } from './run-deadlines.ts';
 import { abortReason, DeadlineError, schedule } from './scheduler.ts';
@@ -108,27 +108,6 @@ async function imageSource(ref: ImageRef, isa: Isa, built: Record<string, BuiltI
     case 'registry':
       return fetchedSource(ref, fetching);
   }
-}
-
-class ImageDoesNotBootError extends Error {}
-
-/** The sandbox's exit code when the kernel refuses to execute the command. */
-const CANNOT_EXECUTE = 126;
-
-/**
- * What `busybox --list` prints inside the image (empty when it lists nothing). The ISA check
- * has found an ELF entry point, so one that cannot be executed, crashes or hangs means the
- * image does not boot: its cases cannot run.
- */
-async function listApplets(rootfs: string, isa: Isa, ref: string, signal?: AbortSignal): Promise<string[]> {
-  const listed = await runInSandbox({ rootfs, isa, argv: [DEFAULT_ENTRY, '--list'], timeoutMs: 30_000 * isa.timeoutMultiplier, signal });
-  if (listed.signal !== null || listed.timedOut || listed.exitCode === CANNOT_EXECUTE) {
-    const how = listed.timedOut ? 'timed out' : listed.signal ? `died of ${listed.signal}` : `exited ${listed.exitCode}`;
-    const said = listed.stderr.trim().split('\n')[0];
-    throw new ImageDoesNotBootError(`image ${ref} on ${isa.name} does not boot: \`${DEFAULT_ENTRY} --list\` ${how}${said ? ` (${said})` : ''}`);
-  }
-  if (listed.exitCode !== 0) return [];
-  return listed.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
 }
 
 function baseResult(planned: { job: Job; testCase: TestCase }, facts: ImageFacts): Omit<CaseResult, 'verdict' | 'attempts' | 'durationMs' | 'startedAt'> {
@@ -215,7 +194,10 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
   let blocked: string | undefined;
   try {
     await checkImageIsa(extracted.rootfs, job.isa, undefined, job.image.name);
-    const [applets, busyboxVersion] = await Promise.all([listApplets(extracted.rootfs, job.isa, job.image.name, options.signal), readBusyboxVersion(extracted.rootfs, job.isa, options.signal)]);
+    const [applets, busyboxVersion] = await Promise.all([
+      imageApplets(extracted, job.isa, job.image.name, { cacheDir: options.cacheDir, signal: options.signal }),
+      readBusyboxVersion(extracted.rootfs, job.isa, options.signal),
+    ]);
     facts.applets = applets;
     if (busyboxVersion) facts.busyboxVersion = busyboxVersion;
   } catch (error) {
@@ -399,10 +381,13 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     },
     results: finalResults,
   };
-  const reportDir = join(REPO_ROOT, 'reports', runId(started));
+  // Beside where the user runs it, not inside an installed package.
+  const reportDir = resolve('reports', runId(started));
   const junitPath = resolve(options.junitPath ?? join(reportDir, 'junit.xml'));
   const jsonPath = resolve(options.jsonPath ?? join(reportDir, 'results.json'));
   const htmlPath = resolve(options.htmlPath ?? join(dirname(junitPath), 'report.html'));
+  // Loaded here, not at start: `list` shares this module and writes no JUnit.
+  const { writeJunit } = await import('./report/junit.ts');
   await writeJunit(runResults, junitPath, options.junit);
   await writeResultsJson(runResults, jsonPath);
   await writeHtmlReport(runResults, htmlPath);

@@ -25,7 +25,8 @@ export const SOURCE_DATE_EPOCH = 1654041600;
 
 const IMAGES_DIR = dirname(fileURLToPath(import.meta.url));
 /** Files under images/ that shape an image (code, BusyBox config, templates); docs do not. */
-const isBuildInput = (relativePath: string) => !relativePath.endsWith('.md');
+// Docs are not inputs, nor is the JavaScript `npm run build` compiles from the .ts sources hashed beside it.
+const isBuildInput = (relativePath: string) => !relativePath.endsWith('.md') && !relativePath.endsWith('.js');
 const TEMPLATES_DIR = join(IMAGES_DIR, 'rootfs');
 const MANIFEST_FILE = 'manifest.json';
 const ROOTFS_FILE = 'rootfs.tar.gz';

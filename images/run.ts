@@ -1,6 +1,9 @@
 // Runs one build command with zx, quietly, and turns a failure into an error that names the
 // command and shows the end of its output (the part that says what broke).
-import { $ } from 'zx';
+import type { $ as Zx } from 'zx';
+
+// zx is loaded on the first build command, not at every start of the CLI (list, --version).
+let zx: Promise<typeof Zx> | undefined;
 
 export interface RunOptions {
   cwd?: string;
@@ -20,6 +23,7 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<str
   const { cwd, signal, input } = options;
   if (signal?.aborted) throw abortReason(signal);
   const env = { ...process.env, LC_ALL: 'C', ...options.env };
+  const $ = await (zx ??= import('zx').then((m) => m.$));
   const child = $({ cwd, env, input, quiet: true, nothrow: true })`${argv}`;
   const killTree = () => void child.kill('SIGKILL').catch(() => {});
   signal?.addEventListener('abort', killTree, { once: true });

@@ -3,6 +3,7 @@
 // wrapper for compiling static test programs later.
 import { access, chmod, cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { HarnessError } from '../harness/errors.ts';
 import type { Isa } from '../harness/isa.ts';
 import { CLANG_MAJOR, compilerPackages, uapiHeadersPackage } from '../harness/host/packages.ts';
@@ -40,7 +41,9 @@ async function missingPackage(isa: Isa, what: string): Promise<HarnessError> {
 
 /** Checks that the ISA's compiler (and, for GCC, the kernel headers) is installed; fails before any work. */
 export async function findCrossCompiler(isa: Isa): Promise<CrossCompiler> {
-  const firstLine = (argv: string[]) => run(argv).then((out) => out.split('\n')[0]?.trim() ?? '', () => undefined);
+  // execa, not the zx runner of build commands: `list` asks this of every ISA and builds nothing.
+  const firstLine = ([command, ...args]: string[]) =>
+    execa(command!, args, { env: { LC_ALL: 'C' } }).then((r) => r.stdout.split('\n')[0]?.trim() ?? '', () => undefined);
   if (isa.compiler.kind === 'clang') {
     const cc = `clang-${CLANG_MAJOR}`;
     const version = await firstLine([cc, '--version']);
