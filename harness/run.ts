@@ -4,13 +4,16 @@ import { availableParallelism, release, machine } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { buildImages, findBuiltImage, type BuiltImage } from '../images/build.ts';
+import { BUSYBOX_CONFIG } from '../images/busybox.ts';
+import { defaultSourcesDir } from '../images/sources.ts';
+import { busyboxFacts } from './busybox-facts.ts';
 import type { TestCase } from './case.ts';
 import { HarnessError } from './errors.ts';
 import { ensureHandlers, qemuVersion, type HandlerStatus } from './host/binfmt.ts';
 import type { Isa } from './isa.ts';
 import { loadMatrix } from './matrix/load.ts';
-import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
-import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
+import { expandCases, interleaveByIsa, jobKnownFailure, planJobs, type Job, type Plan, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
+import type { ImageRef, KnownFailure, Matrix, SuiteName } from './matrix/schema.ts';
 import { applyCrossIsaOracle } from './oracle.ts';
 import { harnessVersion, REPO_ROOT } from './paths.ts';
 import { writeJunit } from './report/junit.ts';
@@ -20,16 +23,19 @@ import { exitCodeFor, summarize, type Summary } from './report/summary.ts';
 import type { Attempt, CaseResult, RunProperties, RunResults } from './results.ts';
 import { checkImageIsa, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
 import { runCase } from './run-case.ts';
-import { runInSandbox } from './sandbox/index.ts';
 import { schedule } from './scheduler.ts';
+import { expandSubResults } from './subresults.ts';
 import { busyboxSuite } from './suites/busybox/index.ts';
+import { busyboxUpstreamSuite } from './suites/busybox-upstream/index.ts';
 import { imageSuite } from './suites/image/index.ts';
 import { muslSuite } from './suites/musl/index.ts';
 import { staticSuite } from './suites/static/index.ts';
-import type { ImageFacts, Suite } from './suites/suite.ts';
+import type { BusyboxBuildInputs, ImageFacts, Suite } from './suites/suite.ts';
 import { judge } from './verdict.ts';
 
-export const SUITES: Record<SuiteName, Suite> = { image: imageSuite, busybox: busyboxSuite, musl: muslSuite, static: staticSuite };
+export const SUITES: Record<SuiteName, Suite> = {
+  image: imageSuite, busybox: busyboxSuite, 'busybox-upstream': busyboxUpstreamSuite, musl: muslSuite, static: staticSuite,
+};
 export const DEFAULT_MATRIX = join(REPO_ROOT, 'matrices', 'default.yaml');
 
 /** The suite under which the pre-test ISA check of each image is reported. */
@@ -102,11 +108,10 @@ async function imageSource(ref: ImageRef, isa: Isa, built: Record<string, BuiltI
   }
 }
 
-/** What `busybox --list` prints inside the image; empty when there is no BusyBox. */
-async function listApplets(rootfs: string, isa: Isa, signal?: AbortSignal): Promise<string[]> {
-  const listed = await runInSandbox({ rootfs, isa, argv: ['/bin/busybox', '--list'], timeoutMs: 30_000 * isa.timeoutMultiplier, signal });
-  if (listed.exitCode !== 0) return [];
-  return listed.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+/** The BusyBox source and .config a built image came from (the build keeps both pinned). */
+function busyboxBuildInputs(image: BuiltImage): BusyboxBuildInputs | undefined {
+  const source = image.manifest.sources.find((s) => s.name === 'busybox');
+  return source && { version: source.version, tarball: { path: join(defaultSourcesDir(), source.file), sha256: source.sha256 }, config: BUSYBOX_CONFIG };
 }
 
 function baseResult(planned: { job: Job; testCase: TestCase }, facts: ImageFacts): Omit<CaseResult, 'verdict' | 'attempts' | 'durationMs' | 'startedAt'> {
@@ -121,8 +126,7 @@ function baseResult(planned: { job: Job; testCase: TestCase }, facts: ImageFacts
   };
 }
 
-function withKnownFailure(result: CaseResult, planned: PlannedCase | undefined): CaseResult {
-  const known = planned?.knownFailure;
+function withKnownFailure(result: CaseResult, known: Pick<KnownFailure, 'reason' | 'link'> | undefined): CaseResult {
   if (!known) return result;
   const knownFailure = { reason: known.reason, ...(known.link && { link: known.link }) };
   if (result.verdict === 'failed') return { ...result, verdict: 'known-failure', knownFailure };
@@ -167,6 +171,7 @@ async function builtImages(isas: Isa[], options: PrepareRunOptions): Promise<Rec
 async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, options: PrepareRunOptions): Promise<{ image: PreparedImage; check: CaseResult }> {
   const source = await imageSource(job.ref, job.isa, built);
   const extracted = await prepareImage(source, job.isa, { cacheDir: options.cacheDir, signal: options.signal });
+  const buildInputs = job.ref.kind === 'built' ? busyboxBuildInputs(built[job.isa.name]!) : undefined;
   const facts: ImageFacts = {
     ref: job.image.name,
     digest: extracted.digest,
@@ -174,12 +179,15 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
     applets: [],
     defaultCmd: extracted.defaultCmd,
     ...(extracted.compressedBytes !== undefined && { compressedBytes: extracted.compressedBytes }),
+    ...(buildInputs && { busyboxBuild: buildInputs }),
   };
   const checkStarted = Date.now();
   let blocked: string | undefined;
   try {
     await checkImageIsa(extracted.rootfs, job.isa, undefined, job.image.name);
-    facts.applets = await listApplets(extracted.rootfs, job.isa, options.signal);
+    const busybox = await busyboxFacts(extracted.rootfs, job.isa, options.signal);
+    facts.applets = busybox.applets;
+    if (busybox.version) facts.busyboxVersion = busybox.version;
   } catch (error) {
     if (!(error instanceof ImageIsaMismatchError)) throw error;
     blocked = error.message;
@@ -244,15 +252,20 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
 
   const startedAt = new Map<string, string>();
   const plannedByResult = new Map(ordered.map((p) => [`${p.job.image.name}\0${p.job.isa.name}\0${p.test}`, p]));
-  const knownFailureOf = (result: CaseResult) => withKnownFailure(result, plannedByResult.get(`${result.image}\0${result.isa}\0${result.suite}/${result.case}`));
+  const jobsById = new Map(plan.jobs.map((job) => [job.id, job]));
+  // Sub-results (subresults.ts) are no planned case of their own: their job's entries apply.
+  const knownFailureOf = (result: CaseResult) => withKnownFailure(result,
+    plannedByResult.get(`${result.image}\0${result.isa}\0${result.suite}/${result.case}`)?.knownFailure ?? jobKnownFailure(jobsById.get(`${result.image}/${result.isa}/${result.suite}`), result.case));
   const record = (raw: CaseResult) => {
     const result = knownFailureOf(raw);
     results.push(result);
     progress.caseDone(result);
   };
+  const runnable = (p: PlannedCase) => !p.testCase.skip && !p.testCase.failure && !imageOf(p).blocked;
   for (const p of ordered) {
     const reason = imageOf(p).blocked ? `image check failed: ${imageOf(p).blocked}` : p.testCase.skip;
     if (reason) record({ ...baseResult(p, imageOf(p).facts), verdict: 'skipped', message: reason, attempts: [], startedAt: new Date().toISOString(), durationMs: 0 });
+    else if (p.testCase.failure) record({ ...baseResult(p, imageOf(p).facts), verdict: 'failed', message: p.testCase.failure, attempts: [], startedAt: new Date().toISOString(), durationMs: 0 });
   }
   for (const skippedJob of plan.skipped) {
     record({
@@ -261,7 +274,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     });
   }
 
-  const toRun = [...byId].filter(([, p]) => !p.testCase.skip && !imageOf(p).blocked);
+  const toRun = [...byId].filter(([, p]) => runnable(p));
   try {
     await schedule(
       toRun.map(([id, p]) => ({
@@ -291,7 +304,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
             startedAt.delete(job.id);
             return;
           }
-          record({
+          const finished: CaseResult = {
             ...baseResult(p, imageOf(p).facts),
             verdict: last.judgement.passed ? 'passed' : 'failed',
             ...(last.judgement.message !== undefined && { message: last.judgement.message }),
@@ -299,7 +312,8 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
             attempts: outcomes.map((o) => o.attempt),
             startedAt: startedAt.get(job.id)!,
             durationMs: outcomes.reduce((sum, o) => sum + o.attempt.durationMs, 0),
-          });
+          };
+          for (const result of expandSubResults(p.testCase, finished)) record(result);
         },
       },
     );

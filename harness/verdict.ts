@@ -20,16 +20,19 @@ export function outputDiff(expectedName: string, expected: string, gotName: stri
 
 export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number): Judgement {
   if (attempt.timedOut) return { passed: false, message: `timed out after ${(timeoutMs / 1000).toFixed(1)} s (whole process tree killed)` };
-  if (attempt.signal) return { passed: false, message: `died of ${attempt.signal}` };
   const { expect } = testCase;
+  if (attempt.signal && attempt.signal !== expect.signal) return { passed: false, message: `died of ${attempt.signal}${expect.signal ? `, expected ${expect.signal}` : ''}` };
   const wantedExit = expect.exitCode ?? 0;
   const problems: string[] = [];
-  if (!expect.anyExitCode && attempt.exitCode !== wantedExit) problems.push(`exit code: expected ${wantedExit}, got ${attempt.exitCode}`);
+  if (expect.signal && !attempt.signal) problems.push(`expected to die of ${expect.signal}, exited ${attempt.exitCode}`);
+  else if (!expect.signal && !expect.anyExitCode && attempt.exitCode !== wantedExit) problems.push(`exit code: expected ${wantedExit}, got ${attempt.exitCode}`);
   if (expect.stdout !== undefined && attempt.stdout !== expect.stdout) {
     problems.push(`stdout differs:\n${outputDiff('expected', expect.stdout, 'got', attempt.stdout)}`);
   }
   if (expect.stdoutMatches !== undefined && !new RegExp(expect.stdoutMatches, 'm').test(attempt.stdout)) {
     problems.push(`stdout does not match /${expect.stdoutMatches}/m; got:\n${attempt.stdout}`);
   }
+  const excluded = expect.stdoutExcludes === undefined ? [] : attempt.stdout.split('\n').filter((line) => new RegExp(expect.stdoutExcludes!).test(line));
+  if (excluded.length) problems.push(`stdout has ${excluded.length} line(s) matching /${expect.stdoutExcludes}/:\n${excluded.join('\n')}`);
   return problems.length ? { passed: false, message: problems.join('\n') } : { passed: true };
 }

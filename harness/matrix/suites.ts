@@ -2,7 +2,7 @@
 // bytes, paths absolute) and checked (a missing path is an error unless the suite is optional).
 import { resolve } from 'node:path';
 import type { Isa } from '../isa.ts';
-import type { Field, FieldReader } from './fields.ts';
+import { unknownMessage, type Field, type FieldReader } from './fields.ts';
 import { locate, PATH_HINT } from './paths.ts';
 import { SUITE_NAMES, SUITE_SETTINGS, type SettingKind, type SettingSpec, type SuiteName, type SuiteSpec } from './schema.ts';
 import { parseSize } from './units.ts';
@@ -17,7 +17,7 @@ export function readSuites(reader: FieldReader, at: Field, context: { baseDir: s
 function readSuite(reader: FieldReader, at: Field, name: SuiteName, context: { baseDir: string; isas: readonly Isa[] }): SuiteSpec {
   const specs = SUITE_SETTINGS[name];
   // optional only means something where a path can be absent.
-  const hasPath = specs.some((spec) => spec.kind === 'path');
+  const hasPath = specs.some((spec) => spec.kind === 'path' || spec.kind === 'file');
   const entries = reader.map(at, [...specs.map((spec) => spec.key), ...(hasPath ? ['optional'] : [])], { emptyIsMap: true }) ?? new Map<string, Field>();
   const optionalField = entries.get('optional');
   const optional = (optionalField && reader.boolean(optionalField)) ?? false;
@@ -34,7 +34,11 @@ function readSuite(reader: FieldReader, at: Field, name: SuiteName, context: { b
 
 const SETTING_HINTS: Readonly<Record<SettingKind, string>> = {
   path: "a directory per ISA, e.g. path: './static/{arch}'",
+  file: "a file per ISA, e.g. config: './busybox-{arch}.config'",
   size: 'a size, e.g. 1.2MB',
+  names: 'a list of names, e.g. [sed, cut]',
+  count: 'a whole number of at least 1',
+  choice: 'one of the allowed values',
 };
 
 function readSetting(
@@ -43,9 +47,26 @@ function readSetting(
   spec: SettingSpec,
   context: { baseDir: string; isas: readonly Isa[]; unavailable?: Record<string, string> },
 ): unknown {
-  if (spec.kind === 'size') return reader.measure(at, SETTING_HINTS.size, parseSize);
-  const template = reader.string(at, PATH_HINT);
-  if (template === undefined) return undefined;
-  locate(reader, at, template, { ...context, kind: 'directory' });
-  return resolve(context.baseDir, template);
+  switch (spec.kind) {
+    case 'size':
+      return reader.measure(at, SETTING_HINTS.size, parseSize);
+    case 'count':
+      return reader.integer(at, 1, SETTING_HINTS.count);
+    case 'names': {
+      const names = (reader.list(at, 'names', true) ?? []).map((item) => reader.string(item, 'a name'));
+      return names.every((name) => name !== undefined) ? names : undefined;
+    }
+    case 'choice': {
+      const value = reader.string(at, spec.choices!.join(' or '));
+      if (value === undefined || spec.choices!.includes(value)) return value;
+      return reader.report(at, unknownMessage('value', value, spec.choices!));
+    }
+    case 'path':
+    case 'file': {
+      const template = reader.string(at, PATH_HINT);
+      if (template === undefined) return undefined;
+      locate(reader, at, template, { ...context, kind: spec.kind === 'file' ? 'file' : 'directory' });
+      return resolve(context.baseDir, template);
+    }
+  }
 }

@@ -42,8 +42,12 @@ export interface SandboxRunOptions {
   argv: string[];
   /** Fed to the guest's stdin; /dev/null when absent. */
   stdin?: string;
+  /** Working directory inside the guest (default /). */
+  cwd?: string;
   /** Written into the guest view before the run. */
   files?: CaseFile[];
+  /** Host directories laid out like a guest root, overlaid read-only between files and the image. */
+  layers?: string[];
   /** Guest path -> host file to copy in (e.g. a compiled test binary). */
   hostFiles?: Record<string, string>;
   /** Added to (and overriding) DEFAULT_GUEST_ENV. */
@@ -87,12 +91,13 @@ export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine
 }
 
 /** The helper's arguments (pure). */
-export function helperArgs(opts: { mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; argv: string[] }): string[] {
+export function helperArgs(opts: { mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; cwd?: string; argv: string[] }): string[] {
   return [
     ...(opts.rootless ? ['--userns'] : []),
     ...(opts.isa.personality === 'linux32' ? ['--linux32'] : []),
     ...(opts.copyRootfs ? ['--copy'] : []),
     ...(opts.guestIsPid1 ? ['--pid1'] : []),
+    ...(opts.cwd ? ['--cwd', opts.cwd] : []),
     '--hostname', GUEST_HOSTNAME,
     '--mnt', opts.mountPoint,
     ...opts.lowers.flatMap((dir) => ['--lower', dir]),
@@ -121,8 +126,8 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const host = await sandboxHost();
   const staging = await stageFiles(opts);
   try {
-    const lowers = [...(staging ? [staging] : []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
-    const args = helperArgs({ mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless: process.getuid?.() !== 0, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, argv: opts.argv });
+    const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
+    const args = helperArgs({ mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless: process.getuid?.() !== 0, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, cwd: opts.cwd, argv: opts.argv });
     return await runHelper(host.helper, args, opts);
   } finally {
     if (staging) await rm(staging, { recursive: true, force: true });
