@@ -246,7 +246,8 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
 
   const progress = createProgress({
     isas: isas.map((isa) => isa.name),
-    totals: Object.fromEntries(isas.map((isa) => [isa.name, Object.fromEntries(matrix.suites.map((s) => [s.name, ordered.filter((p) => p.job.isa === isa && p.job.suite.name === s.name).length]))])),
+    // A case with sub-results has no count known in advance: it adds none to the totals.
+    totals: Object.fromEntries(isas.map((isa) => [isa.name, Object.fromEntries(matrix.suites.map((s) => [s.name, ordered.filter((p) => p.job.isa === isa && p.job.suite.name === s.name && !p.testCase.subResults).length]))])),
     mode: options.progress ?? 'plain',
   });
 

@@ -53,7 +53,9 @@ export function expandSubResults(testCase: TestCase, result: CaseResult): CaseRe
     const earlier = parse(attempt.stdout);
     return uniqueNames(earlier).filter((_, i) => earlier[i]!.verdict === 'failed');
   }));
-  const share = subs.length ? result.durationMs / subs.length : 0;
+  const problem = runProblem(last, subs, result.verdict === 'failed' ? result.message?.split('\n')[0] : undefined);
+  // The time is shared evenly by every record reported, so the sum stays the job's.
+  const share = result.durationMs / (subs.length + (problem ? 1 : 0));
   const { message: _jobMessage, ...base } = result;
   const expanded = uniqueNames(subs).map((name, i): CaseResult => {
     const sub = subs[i]!;
@@ -69,7 +71,6 @@ export function expandSubResults(testCase: TestCase, result: CaseResult): CaseRe
   });
   // Ran cleanly and had nothing to report (a testsuite file that checks nothing here).
   if (subs.length === 0 && last.exitCode === 0 && !last.timedOut) return [{ ...result, verdict: 'skipped', message: 'ran no case: it reported no result and exited 0' }];
-  const problem = runProblem(last, subs, result.verdict === 'failed' ? result.message?.split('\n')[0] : undefined);
-  const whole: CaseResult[] = problem ? [{ ...result, verdict: 'failed', message: problem }] : [];
+  const whole: CaseResult[] = problem ? [{ ...result, verdict: 'failed', message: problem, durationMs: share }] : [];
   return [...expanded, ...whole];
 }

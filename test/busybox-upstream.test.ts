@@ -111,7 +111,7 @@ describe('busybox-upstream: runtest output, sub-results, rotation, cases', () =>
     const { defaults, applets } = await appletSettings();
     const cases = upstreamCases({ layer: '/layer', applets: ['all_sourcecode', 'bc', 'cut', 'zz'] }, ['bc', 'cut'], applets, defaults);
     expect(cases.map((c) => c.name)).toEqual(['bc', 'all_sourcecode', 'cut', 'zz']);
-    expect(cases[0]).toMatchObject({ argv: ['/bin/sh', './runtest', '-v', 'bc'], cwd: `${GUEST_BINDIR}/testsuite`, env: RUNTEST_ENV, layers: ['/layer'], subResults: 'busybox-runtest', timeoutSeconds: 300 });
+    expect(cases[0]).toMatchObject({ argv: ['/bin/sh', './runtest', '-v', 'bc'], cwd: `${GUEST_BINDIR}/testsuite`, env: RUNTEST_ENV, layers: ['/layer'], subResults: 'busybox-runtest', timeoutSeconds: 1200 });
     expect(cases[1]!.skip).toMatch(/source tree/);
     expect(cases[3]!.skip).toBe("the image's BusyBox has no zz applet (compiled out)");
     expect(() => parseAppletTable('defaults: {}\n', 'a.yaml')).toThrow('a.yaml: defaults.timeout: required (e.g. 60s)');

@@ -12,6 +12,8 @@ export interface AppletSettings {
   /** Seconds on a native ISA; the ISA's timeoutMultiplier scales it. */
   timeoutSeconds?: number;
   skip?: string;
+  /** Guest path -> text: what the applet's tests expect of a configured machine. */
+  files?: Record<string, string>;
 }
 
 export interface AppletTable {
@@ -20,9 +22,9 @@ export interface AppletTable {
 }
 
 function readEntry(value: unknown, where: string, file: string): AppletSettings {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HarnessError(`${file}: ${where}: expected a mapping of timeout, skip, why`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HarnessError(`${file}: ${where}: expected a mapping of timeout, skip, files, why`);
   const entry = value as Record<string, unknown>;
-  for (const key of Object.keys(entry)) if (!['timeout', 'skip', 'why'].includes(key)) throw new HarnessError(`${file}: ${where}.${key}: unknown key; known: timeout, skip, why`);
+  for (const key of Object.keys(entry)) if (!['timeout', 'skip', 'files', 'why'].includes(key)) throw new HarnessError(`${file}: ${where}.${key}: unknown key; known: timeout, skip, files, why`);
   const settings: AppletSettings = {};
   if (entry.timeout !== undefined) {
     const parsed = parseDuration(entry.timeout);
@@ -32,6 +34,12 @@ function readEntry(value: unknown, where: string, file: string): AppletSettings 
   if (entry.skip !== undefined) {
     if (typeof entry.skip !== 'string' || !entry.skip.trim()) throw new HarnessError(`${file}: ${where}.skip: expected the reason the applet cannot run`);
     settings.skip = entry.skip;
+  }
+  if (entry.files !== undefined) {
+    const files = entry.files as Record<string, unknown>;
+    const bad = typeof files !== 'object' || files === null || Object.entries(files).some(([path, text]) => !path.startsWith('/') || typeof text !== 'string');
+    if (bad) throw new HarnessError(`${file}: ${where}.files: expected a mapping of absolute guest paths to their text`);
+    settings.files = files as Record<string, string>;
   }
   return settings;
 }

@@ -61,6 +61,7 @@ export function upstreamCases(
       cwd: GUEST_TESTSUITE,
       env: { ...RUNTEST_ENV },
       layers: [testsuite.layer],
+      ...(own?.files && { files: Object.entries(own.files).map(([path, content]) => ({ path, content })) }),
       // Each result line is judged on its own (subresults.ts); the job fails on a FAIL line.
       expect: { anyExitCode: true, stdoutExcludes: '^FAIL: ' },
       timeoutSeconds: own?.timeoutSeconds ?? defaults.timeoutSeconds!,
