@@ -190,6 +190,23 @@ describe.skipIf(realSkip)('busybox-upstream under qemu-user, against a native ru
     expect(outcome.exitCode).toBe(0);
   });
 
+  it("runs an image not built here from the source its banner names and the .config given, natively on x86_64", async () => {
+    const sources = join(scratch, 'sources');
+    await mkdir(sources);
+    await copyFile(BUSYBOX_SOURCE, join(sources, 'busybox-1.35.0.tar.bz2'));
+    const matrix = join(scratch, 'external.yaml');
+    await writeFile(matrix, [
+      'arches: [x86_64]',
+      `images: [{ name: copy, directory: '${join(scratch, 'native-root')}' }]`,
+      'suites:',
+      `  busybox-upstream: { applets: [cut], sources: '${sources}', config: '${BUSYBOX_CONFIG}' }`,
+    ].join('\n'));
+    const external = await runMatrix({ matrixPath: matrix, junitPath: join(scratch, 'ext', 'junit.xml'), jsonPath: join(scratch, 'ext', 'results.json'), progress: 'quiet' });
+    const cut = external.results.results.filter((r) => r.suite === 'busybox-upstream');
+    expect(cut.filter((r) => r.verdict === 'passed').length).toBe(nativePass.get('cut'));
+    expect(cut.filter((r) => r.verdict !== 'passed')).toEqual([]);
+  });
+
   it('reports one JUnit testcase per upstream case, classname busybox-upstream.<isa>', async () => {
     const xml = await readFile(outcome.junitPath, 'utf8');
     expect(xml).toContain('classname="busybox-upstream.s390x" name="cut: cut-cuts-a-character"');
