@@ -17,7 +17,7 @@ import { appletSettings, parseAppletTable } from '../harness/suites/busybox-upst
 import { busyboxUpstreamSuite, RUNTEST_ENV, upstreamCases } from '../harness/suites/busybox-upstream/index.ts';
 import { chooseSlice, commitUnderTest, inSlice } from '../harness/suites/busybox-upstream/rotation.ts';
 import { parseRuntestOutput } from '../harness/suites/busybox-upstream/runtest-output.ts';
-import { GUEST_BINDIR } from '../harness/suites/busybox-upstream/testsuite.ts';
+import { GUEST_BINDIR, patchRuntest } from '../harness/suites/busybox-upstream/testsuite.ts';
 import { findBuiltImage } from '../images/build.ts';
 import { BUSYBOX_CONFIG } from '../images/busybox.ts';
 import { defaultSourcesDir, SOURCES } from '../images/sources.ts';
@@ -116,6 +116,13 @@ describe('busybox-upstream: runtest output, sub-results, rotation, cases', () =>
     expect(cases[3]!.skip).toBe("the image's BusyBox has no zz applet (compiled out)");
     expect(() => parseAppletTable('defaults: {}\n', 'a.yaml')).toThrow('a.yaml: defaults.timeout: required (e.g. 60s)');
     expect(() => parseAppletTable('defaults: { timeout: 1m }\napplets: { bc: { timout: 1m } }\n', 'a.yaml')).toThrow('a.yaml: applets.bc.timout: unknown key');
+  });
+
+  it("skips runtest's per-run linking of every applet when the layer ships the links, and changes nothing else", () => {
+    const block = 'rm -rf "$LINKSDIR" 2>/dev/null\n\nmkdir "$LINKSDIR" 2>/dev/null\nfor i in $implemented; do\n\tln -s "$bindir/busybox" "$LINKSDIR/$i" 2>/dev/null\ndone';
+    const runtest = `LINKSDIR="$bindir/runtest-tempdir-links"\n${block}\n\nexport OPTIONFLAGS=x\n`;
+    expect(patchRuntest(runtest)).toBe(`LINKSDIR="$bindir/runtest-tempdir-links"\nif [ ! -e "$LINKSDIR/.staged-by-harness" ]; then # links staged by the harness\n${block}\nfi\n\nexport OPTIONFLAGS=x\n`);
+    expect(patchRuntest('echo other runtest\n')).toBe('echo other runtest\n');
   });
 
   it("skips an external image whose BusyBox source is not at hand, naming the version and where it looked", async () => {

@@ -53,7 +53,11 @@ function readSetting(
     case 'count':
       return reader.integer(at, 1, SETTING_HINTS.count);
     case 'names': {
-      const names = (reader.list(at, 'names', true) ?? []).map((item) => reader.string(item, 'a name'));
+      // Unquoted, `true` and `false` (applets too) parse as booleans: take them as written.
+      const names = (reader.list(at, 'names', true) ?? []).map((item) => {
+        const value = reader.scalar(item, 'a name');
+        return value === undefined ? undefined : String(value);
+      });
       return names.every((name) => name !== undefined) ? names : undefined;
     }
     case 'choice': {

@@ -89,7 +89,7 @@ export const busyboxUpstreamSuite: Suite = {
     const source = await findSource(ctx);
     const { defaults, applets } = await appletSettings();
     if ('skip' in source) return [{ name: '(all applets)', suite: BUSYBOX_UPSTREAM_SUITE, argv: ['/bin/true'], expect: {}, skip: source.skip }];
-    const testsuite = await stageTestsuite(source.tarball, source.config, source.sha256);
+    const testsuite = await stageTestsuite(source.tarball, source.config, ctx.image.applets, source.sha256);
     return narrow(upstreamCases(testsuite, ctx.image.applets, applets, defaults), ctx.settings);
   },
 };

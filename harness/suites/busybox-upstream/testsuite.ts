@@ -4,6 +4,13 @@
 // ../../busybox resolve. Each case overlays it copy-on-write, so bindir stays writable
 // (runtest makes runtest-tempdir-links there). Unpacking runs tar: a host process, like the
 // musl suite's compiler, never one in the image.
+//
+// runtest begins by linking every applet into $bindir/runtest-tempdir-links, one `ln -s` each:
+// some 400 execs, every one a QEMU start under emulation (20 s of a one-applet job on aarch64
+// on a loaded host, more than most applets' tests). The layer ships those links, made as
+// runtest makes them, and runtest's setup skips remaking them when they are there (the one
+// change to upstream's files: its link block is wrapped in a test for the marker; the rest
+// of runtest and every test are as released). Upstream's own comment there invites it.
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -16,7 +23,16 @@ import { cacheRoot } from '../../paths.ts';
 export const GUEST_BINDIR = '/opt/busybox-upstream';
 export const GUEST_TESTSUITE = `${GUEST_BINDIR}/testsuite`;
 /** Bumped when the layer's layout changes, so old cache entries are not reused. */
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
+const LINKS_DIR = 'runtest-tempdir-links';
+const LINKS_MARKER = '.staged-by-harness';
+/** runtest's link block: from the rm of the links dir to the end of the ln loop. */
+const LINK_BLOCK = /^(rm -rf "\$LINKSDIR" 2>\/dev\/null\n[\s\S]*?^for i in \$implemented; do\n[\s\S]*?^done)$/m;
+
+/** runtest with its link block skipped when the links are staged; unchanged when the block is not found (other versions). */
+export function patchRuntest(text: string): string {
+  return text.replace(LINK_BLOCK, `if [ ! -e "$LINKSDIR/${LINKS_MARKER}" ]; then # links staged by the harness\n$1\nfi`);
+}
 
 export interface StagedTestsuite {
   /** Host directory laid out like a guest root: pass as TestCase.layers. */
@@ -31,7 +47,7 @@ const staging = new Map<string, Promise<StagedTestsuite>>();
  * The staged testsuite of this tarball and .config, from the cache or unpacked now (once
  * per process for concurrent callers). `sha256`, when given, must match the tarball.
  */
-export async function stageTestsuite(tarball: string, config: string, sha256?: string, cacheDir = cacheRoot()): Promise<StagedTestsuite> {
+export async function stageTestsuite(tarball: string, config: string, applets: readonly string[], sha256?: string, cacheDir = cacheRoot()): Promise<StagedTestsuite> {
   const got = await sha256File(tarball).catch(() => {
     throw new HarnessError(`busybox-upstream: cannot read the BusyBox source ${tarball}`);
   });
@@ -39,17 +55,18 @@ export async function stageTestsuite(tarball: string, config: string, sha256?: s
   const configText = await readFile(config, 'utf8').catch(() => {
     throw new HarnessError(`busybox-upstream: cannot read the BusyBox .config ${config}`);
   });
-  const key = shortHash({ tarball: got, config: configText, LAYOUT_VERSION });
+  const linked = ['busybox', ...applets.filter((applet) => applet !== 'busybox' && !applet.includes('/'))];
+  const key = shortHash({ tarball: got, config: configText, linked, LAYOUT_VERSION });
   let staged = staging.get(key);
   if (!staged) {
-    staged = stage(join(cacheDir, 'busybox-upstream', key), tarball, configText);
+    staged = stage(join(cacheDir, 'busybox-upstream', key), tarball, configText, linked);
     staging.set(key, staged);
     staged.catch(() => staging.delete(key));
   }
   return staged;
 }
 
-async function stage(dir: string, tarball: string, configText: string): Promise<StagedTestsuite> {
+async function stage(dir: string, tarball: string, configText: string, linked: readonly string[]): Promise<StagedTestsuite> {
   if (!(await exists(join(dir, GUEST_TESTSUITE, 'runtest')))) {
     await publishAtomically(dir, async (tmp) => {
       const bindir = join(tmp, GUEST_BINDIR);
@@ -60,6 +77,11 @@ async function stage(dir: string, tarball: string, configText: string): Promise<
       if (!(await exists(join(bindir, 'testsuite', 'runtest')))) throw new HarnessError(`busybox-upstream: ${tarball} has no testsuite/runtest: is it a BusyBox source tarball?`);
       await writeFile(join(bindir, '.config'), configText);
       await symlink('/bin/busybox', join(bindir, 'busybox'));
+      const runtest = join(bindir, 'testsuite', 'runtest');
+      await writeFile(runtest, patchRuntest(await readFile(runtest, 'utf8')));
+      await mkdir(join(bindir, LINKS_DIR));
+      for (const applet of linked) await symlink(`${GUEST_BINDIR}/busybox`, join(bindir, LINKS_DIR, applet));
+      await writeFile(join(bindir, LINKS_DIR, LINKS_MARKER), '');
     });
   }
   return { layer: dir, applets: await listApplets(join(dir, GUEST_TESTSUITE)) };
