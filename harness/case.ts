@@ -12,6 +12,9 @@ export interface CaseFile {
   mode?: number;
 }
 
+/** Output formats harness/subresults.ts can split into results. */
+export type SubResultFormat = 'busybox-runtest';
+
 export interface TestCase {
   /** Unique within its suite, stable across runs and ISAs (the cross-ISA oracle pairs by it). */
   name: string;
@@ -19,7 +22,14 @@ export interface TestCase {
   /** argv run inside the guest; a script is ['/bin/sh', '-c', script]. */
   argv: string[];
   stdin?: string;
+  /** Working directory inside the guest (default /). */
+  cwd?: string;
   files?: CaseFile[];
+  /**
+   * Host directories laid out like a guest root, overlaid read-only above the image (below
+   * files and hostFiles): a big tree staged once and shared by many cases (a testsuite).
+   */
+  layers?: string[];
   env?: Record<string, string>;
   /** Host files copied into the guest before the run (e.g. a compiled probe): guest path -> host path. */
   hostFiles?: Record<string, string>;
@@ -30,6 +40,10 @@ export interface TestCase {
     stdoutMatches?: string;
     /** When true, any exit code will do; output is still checked (per-applet usage cases). */
     anyExitCode?: boolean;
+    /** Regular expression no line of stdout may match (a FAIL line of a testsuite). */
+    stdoutExcludes?: string;
+    /** The guest must die of this signal (e.g. SIGABRT) instead of exiting. */
+    signal?: string;
   };
   /** Seconds on a native ISA; the ISA's timeoutMultiplier scales it. */
   timeoutSeconds?: number;
@@ -37,6 +51,15 @@ export interface TestCase {
   limits?: Partial<Limits>;
   /** Why the case cannot run on this image or ISA (e.g. applet compiled out): reported as skipped. */
   skip?: string;
+  /** Why the case fails without running (e.g. a binary that is not static): reported as failed. */
+  failure?: string;
+  /** A known failure the suite itself ships (a matrix entry for the same case wins). */
+  knownFailure?: { reason: string; link?: string };
+  /**
+   * The case's stdout holds many results (a testsuite's PASS/FAIL lines): the named parser
+   * in harness/subresults.ts turns them into one result each, named `<case>: <sub-case>`.
+   */
+  subResults?: SubResultFormat;
   /** Cases whose output must agree across ISAs (the cross-ISA oracle). */
   crossIsa?: boolean;
   /** Use an empty root holding only hostFiles and files (static-binary promise). */

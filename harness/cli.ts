@@ -107,7 +107,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const filterOptions = (command: Command) =>
     command
       .addOption(archOption())
-      .option('-s, --suite <name>', 'suite to run: image, busybox, musl, static; repeat or comma-separate', collect)
+      .option('-s, --suite <name>', 'suite to run: image, busybox, busybox-upstream, musl, static; repeat or comma-separate', collect)
       .option('-i, --image <name>', 'image (by its name in the matrix) to run; repeat or comma-separate', collect)
       .option('-g, --grep <pattern>', 'only cases whose <suite>/<case> or ISA contains this (case-insensitive), or matches /regex/');
   const filtersOf = (opts: FilterFlags) => ({ arches: opts.arch, suites: opts.suite, images: opts.image, grep: opts.grep, ...shardFiltersOf(opts) });

@@ -11,12 +11,18 @@ export interface ElfFacts {
   machine: number;
   /** PT_INTERP path, if the program asks for a dynamic loader. */
   interpreter?: string;
-  /** True when a PT_DYNAMIC segment exists (DT_NEEDED entries may follow). */
+  /** True when a PT_DYNAMIC segment exists (a static PIE has one too, without DT_NEEDED). */
   hasDynamic: boolean;
+  /** The DT_NEEDED libraries, when the dynamic segment lies within the bytes parsed. */
+  needed: string[];
 }
 
+const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
 const PT_INTERP = 3;
+const DT_NULL = 0;
+const DT_NEEDED = 1;
+const DT_STRTAB = 5;
 
 export class NotElfError extends Error {}
 
@@ -36,27 +42,62 @@ export function parseElf(buf: Buffer): ElfFacts {
   const phentsize = u16(elfClass === 64 ? 54 : 42);
   const phnum = u16(elfClass === 64 ? 56 : 44);
   let interpreter: string | undefined;
-  let hasDynamic = false;
+  let dynamic: { offset: number; size: number } | undefined;
+  const loads: Array<{ offset: number; vaddr: number; size: number }> = [];
   for (let i = 0; i < phnum; i++) {
     const ph = phoff + i * phentsize;
     if (ph + phentsize > buf.length) break;
     const pType = u32(ph);
-    if (pType === PT_DYNAMIC) hasDynamic = true;
-    if (pType === PT_INTERP) {
-      const offset = addr(ph + (elfClass === 64 ? 8 : 4));
-      const size = addr(ph + (elfClass === 64 ? 32 : 16));
-      interpreter = buf.subarray(offset, offset + size).toString('latin1').replace(/\0+$/, '');
-    }
+    const offset = addr(ph + (elfClass === 64 ? 8 : 4));
+    const size = addr(ph + (elfClass === 64 ? 32 : 16));
+    if (pType === PT_DYNAMIC) dynamic = { offset, size };
+    if (pType === PT_LOAD) loads.push({ offset, vaddr: addr(ph + (elfClass === 64 ? 16 : 8)), size });
+    if (pType === PT_INTERP) interpreter = buf.subarray(offset, offset + size).toString('latin1').replace(/\0+$/, '');
   }
-  return { class: elfClass, endianness, type, machine, interpreter, hasDynamic };
+  const needed = dynamic ? neededLibraries(buf, dynamic, loads, elfClass, addr) : [];
+  return { class: elfClass, endianness, type, machine, interpreter, hasDynamic: dynamic !== undefined, needed };
 }
 
-/** Reads enough of a file to parse its ELF header and program headers. */
-export async function readElf(path: string): Promise<ElfFacts> {
+/** DT_NEEDED names: string-table offsets, the table found by its load address. */
+function neededLibraries(
+  buf: Buffer,
+  dynamic: { offset: number; size: number },
+  loads: ReadonlyArray<{ offset: number; vaddr: number; size: number }>,
+  elfClass: 32 | 64,
+  addr: (offset: number) => number,
+): string[] {
+  const entrySize = elfClass === 64 ? 16 : 8;
+  const offsets: number[] = [];
+  let strtab: number | undefined;
+  for (let at = dynamic.offset; at + entrySize <= Math.min(buf.length, dynamic.offset + dynamic.size); at += entrySize) {
+    const tag = addr(at);
+    const value = addr(at + entrySize / 2);
+    if (tag === DT_NULL) break;
+    if (tag === DT_NEEDED) offsets.push(value);
+    if (tag === DT_STRTAB) strtab = value;
+  }
+  const segment = strtab === undefined ? undefined : loads.find((load) => strtab! >= load.vaddr && strtab! < load.vaddr + load.size);
+  if (!segment) return offsets.map((offset) => `(library at string offset ${offset})`);
+  const base = segment.offset + (strtab! - segment.vaddr);
+  return offsets.map((offset) => {
+    const start = base + offset;
+    const end = buf.indexOf(0, start);
+    return buf.subarray(start, end < 0 ? buf.length : end).toString('latin1');
+  });
+}
+
+/** Why a binary is not static ("needs /lib/ld-musl-aarch64.so.1, libz.so.1"), or undefined when it is. */
+export function notStaticReason(facts: ElfFacts): string | undefined {
+  const needs = [...(facts.interpreter ? [facts.interpreter] : []), ...facts.needed];
+  return needs.length ? `needs ${needs.join(', ')}` : undefined;
+}
+
+/** Reads enough of a file to parse its ELF header and program headers (all of it for `whole`: DT_NEEDED may lie anywhere). */
+export async function readElf(path: string, whole = false): Promise<ElfFacts> {
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
-    const buf = Buffer.alloc(Math.min(size, 64 * 1024));
+    const buf = Buffer.alloc(whole ? size : Math.min(size, 64 * 1024));
     await handle.read(buf, 0, buf.length, 0);
     return parseElf(buf);
   } finally {

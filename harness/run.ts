@@ -3,6 +3,8 @@
 import { availableParallelism, release, machine } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { buildImages, findBuiltImage, type BuiltImage } from '../images/build.ts';
+import { BUSYBOX_CONFIG } from '../images/busybox.ts';
+import { defaultSourcesDir } from '../images/sources.ts';
 import { caseSpec, type TestCase } from './case.ts';
 import { HarnessError } from './errors.ts';
 import { sha512FromSums } from './fetch/checksums.ts';
@@ -12,8 +14,8 @@ import { ensureHandlers, qemuVersion, type HandlerStatus } from './host/binfmt.t
 import type { Isa } from './isa.ts';
 import { loadMatrix } from './matrix/load.ts';
 import { readBusyboxVersion } from './rootfs/busybox-banner.ts';
-import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
-import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
+import { expandCases, interleaveByIsa, jobKnownFailure, planJobs, type Job, type Plan, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
+import type { ImageRef, KnownFailure, Matrix, SuiteName } from './matrix/schema.ts';
 import { applyRunWideVerdicts } from './oracle.ts';
 import { cacheRoot, harnessVersion, REPO_ROOT } from './paths.ts';
 import { writeHtmlReport } from './report/html.ts';
@@ -29,14 +31,18 @@ import { describeLimitMechanisms } from './sandbox/cgroup.ts';
 import { runDeadline, suiteDeadlines } from './run-deadlines.ts';
 import { abortReason, DeadlineError, schedule } from './scheduler.ts';
 import { selectShard } from './shard/select.ts';
+import { expandSubResults } from './subresults.ts';
 import { busyboxSuite } from './suites/busybox/index.ts';
+import { busyboxUpstreamSuite } from './suites/busybox-upstream/index.ts';
 import { imageSuite } from './suites/image/index.ts';
 import { muslSuite } from './suites/musl/index.ts';
 import { staticSuite } from './suites/static/index.ts';
-import type { ImageFacts, Suite } from './suites/suite.ts';
+import type { BusyboxBuildInputs, ImageFacts, Suite } from './suites/suite.ts';
 import { judge } from './verdict.ts';
 
-export const SUITES: Record<SuiteName, Suite> = { image: imageSuite, busybox: busyboxSuite, musl: muslSuite, static: staticSuite };
+export const SUITES: Record<SuiteName, Suite> = {
+  image: imageSuite, busybox: busyboxSuite, 'busybox-upstream': busyboxUpstreamSuite, musl: muslSuite, static: staticSuite,
+};
 export const DEFAULT_MATRIX = join(REPO_ROOT, 'matrices', 'default.yaml');
 
 /** The suite under which the pre-test ISA check of each image is reported. */
@@ -110,6 +116,12 @@ async function imageSource(ref: ImageRef, isa: Isa, built: Record<string, BuiltI
   }
 }
 
+/** The BusyBox source and .config a built image came from (the build keeps both pinned). */
+function busyboxBuildInputs(image: BuiltImage): BusyboxBuildInputs | undefined {
+  const source = image.manifest.sources.find((s) => s.name === 'busybox');
+  return source && { version: source.version, tarball: { path: join(defaultSourcesDir(), source.file), sha256: source.sha256 }, config: BUSYBOX_CONFIG };
+}
+
 function baseResult(planned: { job: Job; testCase: TestCase }, facts: ImageFacts): Omit<CaseResult, 'verdict' | 'attempts' | 'durationMs' | 'startedAt'> {
   return {
     suite: planned.job.suite.name,
@@ -131,8 +143,7 @@ function repoRelative(source: NonNullable<TestCase['source']>): NonNullable<Case
   return { ...source, file: path.startsWith('..') || isAbsolute(path) ? source.file : path };
 }
 
-function withKnownFailure(result: CaseResult, planned: PlannedCase | undefined): CaseResult {
-  const known = planned?.knownFailure;
+function withKnownFailure(result: CaseResult, known: Pick<KnownFailure, 'reason' | 'link'> | undefined): CaseResult {
   if (!known) return result;
   const knownFailure = { reason: known.reason, ...(known.link && { link: known.link }) };
   if (result.verdict === 'failed') return { ...result, verdict: 'known-failure', knownFailure };
@@ -182,6 +193,7 @@ async function builtImages(isas: Isa[], options: PrepareRunOptions): Promise<Rec
 async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, options: PrepareRunOptions & { fetching: FetchContext }): Promise<{ image: PreparedImage; check: CaseResult }> {
   const source = await imageSource(job.ref, job.isa, built, options.fetching);
   const extracted = await prepareImage(source, job.isa, { cacheDir: options.cacheDir, signal: options.signal });
+  const buildInputs = job.ref.kind === 'built' ? busyboxBuildInputs(built[job.isa.name]!) : undefined;
   const facts: ImageFacts = {
     ref: job.image.name,
     digest: extracted.digest,
@@ -189,6 +201,7 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
     applets: [],
     defaultCmd: extracted.defaultCmd,
     ...(extracted.compressedBytes !== undefined && { compressedBytes: extracted.compressedBytes }),
+    ...(buildInputs && { busyboxBuild: buildInputs }),
   };
   const checkStarted = Date.now();
   let blocked: string | undefined;
@@ -277,21 +290,27 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
 
   const progress = createProgress({
     isas: isas.map((isa) => isa.name),
-    totals: Object.fromEntries(isas.map((isa) => [isa.name, Object.fromEntries(matrix.suites.map((s) => [s.name, ordered.filter((p) => p.job.isa === isa && p.job.suite.name === s.name).length]))])),
+    // A case with sub-results has no count known in advance: it adds none to the totals.
+    totals: Object.fromEntries(isas.map((isa) => [isa.name, Object.fromEntries(matrix.suites.map((s) => [s.name, ordered.filter((p) => p.job.isa === isa && p.job.suite.name === s.name && !p.testCase.subResults).length]))])),
     mode: options.progress ?? 'plain',
   });
 
   const startedAt = new Map<string, string>();
   const plannedByResult = new Map(ordered.map((p) => [`${p.job.image.name}\0${p.job.isa.name}\0${p.test}`, p]));
-  const knownFailureOf = (result: CaseResult) => withKnownFailure(result, plannedByResult.get(`${result.image}\0${result.isa}\0${result.suite}/${result.case}`));
+  const jobsById = new Map(plan.jobs.map((job) => [job.id, job]));
+  // Sub-results (subresults.ts) are no planned case of their own: their job's entries apply.
+  const knownFailureOf = (result: CaseResult) => withKnownFailure(result,
+    plannedByResult.get(`${result.image}\0${result.isa}\0${result.suite}/${result.case}`)?.knownFailure ?? jobKnownFailure(jobsById.get(`${result.image}/${result.isa}/${result.suite}`), result.case));
   const record = (raw: CaseResult) => {
     const result = knownFailureOf(raw);
     results.push(result);
     progress.caseDone(result);
   };
+  const runnable = (p: PlannedCase) => !p.testCase.skip && !p.testCase.failure && !imageOf(p).blocked;
   for (const p of ordered) {
     const reason = imageOf(p).blocked ? `image check failed: ${imageOf(p).blocked}` : p.testCase.skip;
     if (reason) record({ ...baseResult(p, imageOf(p).facts), verdict: 'skipped', message: reason, attempts: [], startedAt: new Date().toISOString(), durationMs: 0 });
+    else if (p.testCase.failure) record({ ...baseResult(p, imageOf(p).facts), verdict: 'failed', message: p.testCase.failure, attempts: [], startedAt: new Date().toISOString(), durationMs: 0 });
   }
   for (const skippedJob of plan.skipped) {
     record({
@@ -300,7 +319,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     });
   }
 
-  const toRun = [...byId].filter(([, p]) => !p.testCase.skip && !imageOf(p).blocked);
+  const toRun = [...byId].filter(([, p]) => runnable(p));
   // Cases stopped halfway or never started (fail-fast, a suite or run timeout, Ctrl-C) are reported as not run, with why.
   const notRun = (id: string, reason: string) => {
     const p = byId.get(id)!;
@@ -336,7 +355,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
           const last = outcomes[outcomes.length - 1]!;
           // Cut off by Ctrl-C or fail-fast: not run. By a suite or run timeout: it failed, it used up the time.
           if (last.attempt === interrupted && !last.byDeadline) return notRun(job.id, `stopped while running: ${last.judgement.message}`);
-          record({
+          const finished: CaseResult = {
             ...baseResult(p, imageOf(p).facts),
             verdict: last.judgement.passed ? 'passed' : 'failed',
             ...(last.judgement.message !== undefined && { message: last.byDeadline ? `stopped while running: ${last.judgement.message}` : last.judgement.message }),
@@ -344,7 +363,8 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
             attempts: outcomes.map((o) => o.attempt),
             startedAt: startedAt.get(job.id)!,
             durationMs: outcomes.reduce((sum, o) => sum + o.attempt.durationMs, 0),
-          });
+          };
+          for (const result of expandSubResults(p.testCase, finished)) record(result);
         },
       },
     );

@@ -41,12 +41,13 @@ export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number, i
 function judgeOutcome(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Pick<Isa, 'qemuCpu'>): Judgement {
   if (attempt.timedOut) return { passed: false, message: `timed out after ${(timeoutMs / 1000).toFixed(1)} s (whole process tree killed)` };
   const illegal = isa && illegalInstructionMessage(isa);
-  if (attempt.signal === 'SIGILL' && illegal) return { passed: false, message: illegal };
-  if (attempt.signal) return { passed: false, message: `died of ${attempt.signal}` };
+  if (attempt.signal === 'SIGILL' && illegal && testCase.expect.signal !== 'SIGILL') return { passed: false, message: illegal };
   const { expect } = testCase;
+  if (attempt.signal && attempt.signal !== expect.signal) return { passed: false, message: `died of ${attempt.signal}${expect.signal ? `, expected ${expect.signal}` : ''}` };
   const wantedExit = expect.exitCode ?? 0;
   const problems: string[] = [];
-  if (!expect.anyExitCode && attempt.exitCode !== wantedExit) {
+  if (expect.signal && !attempt.signal) problems.push(`expected to die of ${expect.signal}, exited ${attempt.exitCode}`);
+  else if (!expect.signal && !expect.anyExitCode && attempt.exitCode !== wantedExit) {
     // A shell in the guest reports its child's SIGILL as exit 132.
     const why = attempt.exitCode === SIGILL_EXIT && illegal ? ` (${illegal})` : '';
     problems.push(`exit code: expected ${wantedExit}, got ${attempt.exitCode}${why}`);
@@ -57,5 +58,7 @@ function judgeOutcome(testCase: TestCase, attempt: Attempt, timeoutMs: number, i
   if (expect.stdoutMatches !== undefined && !new RegExp(expect.stdoutMatches, 'm').test(attempt.stdout)) {
     problems.push(`stdout does not match /${expect.stdoutMatches}/m; got:\n${attempt.stdout}`);
   }
+  const excluded = expect.stdoutExcludes === undefined ? [] : attempt.stdout.split('\n').filter((line) => new RegExp(expect.stdoutExcludes!).test(line));
+  if (excluded.length) problems.push(`stdout has ${excluded.length} line(s) matching /${expect.stdoutExcludes}/:\n${excluded.join('\n')}`);
   return problems.length ? { passed: false, message: problems.join('\n') } : { passed: true };
 }

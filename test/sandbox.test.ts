@@ -104,6 +104,20 @@ describe.skipIf(!!skipReason)(`sandbox on the real kernel${skipReason ? ` (skipp
     expect(rows[0]).toMatch(/^\s*1 init$/);
   });
 
+  it('starts the guest in its working directory, over a shared read-only layer it can write over copy-on-write', async () => {
+    const layer = join(work, 'layer');
+    await mkdir(join(layer, 'opt', 'suite'), { recursive: true });
+    await writeFile(join(layer, 'opt', 'suite', 'data'), 'from the layer\n');
+    const script = 'pwd; cat data; echo changed > data; cat data; mkdir made';
+    for (let i = 0; i < 2; i++) {
+      expect(await sh('aarch64', script, { cwd: '/opt/suite', layers: [layer] })).toMatchObject({ exitCode: 0, stdout: '/opt/suite\nfrom the layer\nchanged\n' });
+    }
+    expect(existsSync(join(layer, 'opt', 'suite', 'made'))).toBe(false);
+    const missing = await run('x86_64', ['/bin/true'], { cwd: '/no/such/dir' });
+    expect(missing).toMatchObject({ exitCode: 126 });
+    expect(missing.stderr).toMatch(/cannot change to the working directory \/no\/such\/dir/);
+  });
+
   it('sets the hostname and exit code', async () => {
     expect(await sh('x86_64', 'hostname; exit 7')).toMatchObject({ exitCode: 7, stdout: 'harness\n' });
   });

@@ -50,7 +50,7 @@ function readImageName(reader: FieldReader, at: Field | undefined, imageNames: r
   return reader.report(at!, unknownMessage('image', name, imageNames));
 }
 
-function readLink(reader: FieldReader, at: Field): string | undefined {
+export function readLink(reader: FieldReader, at: Field): string | undefined {
   const link = reader.string(at, 'a URL');
   if (link === undefined || /^https?:\/\/\S+$/.test(link)) return link;
   return reader.report(at, `'${link}' is not an http(s) URL`);

@@ -19,19 +19,36 @@ import { parseDuration } from './units.ts';
 
 const TOP_KEYS = ['name', 'description', 'arches', 'images', 'suites', 'timeouts', 'limits', 'retries', 'jobs', 'fail_fast', 'known_failures'] as const;
 
-/** Every problem of one matrix file; the message has one line per problem, in file order. */
-export class MatrixError extends HarnessError {
+/** Every problem of one YAML file; the message has one line per problem, in file order. */
+export class YamlFileError extends HarnessError {
   constructor(
     /** The file as shown in the message (relative to the working directory when below it). */
     readonly file: string,
     readonly issues: readonly Issue[],
   ) {
     super(issues.map((issue) => `${file}:${issue.line}: ${issue.path ? `${issue.path}: ` : ''}${issue.message}`).join('\n'));
+    this.name = 'YamlFileError';
+  }
+}
+
+export class MatrixError extends YamlFileError {
+  constructor(file: string, issues: readonly Issue[]) {
+    super(file, issues);
     this.name = 'MatrixError';
   }
 }
 
-export async function loadMatrix(path: string): Promise<Matrix> {
+/**
+ * Reads a YAML file field by field with `read`, collecting every problem; throws one error
+ * (made by `fail`) listing them all, or returns what `read` made. `what` names the file in
+ * the message when it cannot be read at all, with `hint` saying what to give instead.
+ */
+export async function loadYamlFile<T>(
+  path: string,
+  what: { noun: string; hint?: string },
+  read: (reader: FieldReader, file: string) => T | undefined,
+  fail: (shown: string, issues: Issue[]) => YamlFileError = (shown, issues) => new YamlFileError(shown, issues),
+): Promise<T> {
   const file = resolve(path);
   const shown = displayPath(path);
   let text: string;
@@ -39,7 +56,7 @@ export async function loadMatrix(path: string): Promise<Matrix> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new HarnessError(`${shown}: cannot read the matrix (${code}); give the path of a matrix YAML file, e.g. matrices/default.yaml`);
+    throw new HarnessError(`${shown}: cannot read the ${what.noun} (${code})${what.hint ? `; ${what.hint}` : ''}`);
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -47,15 +64,19 @@ export async function loadMatrix(path: string): Promise<Matrix> {
   if (syntaxError) {
     // Later syntax errors are mostly echoes of the first: report that one.
     const line = lineCounter.linePos(syntaxError.pos[0]).line;
-    throw new MatrixError(shown, [{ line, path: '', message: `YAML syntax: ${syntaxError.message}` }]);
+    throw fail(shown, [{ line, path: '', message: `YAML syntax: ${syntaxError.message}` }]);
   }
   const reader = new FieldReader(doc, lineCounter);
-  const matrix = readMatrix(reader, file);
-  if (reader.issues.length > 0 || !matrix) {
+  const value = read(reader, file);
+  if (reader.issues.length > 0 || value === undefined) {
     // Stable: problems on one line keep the order they were found in.
-    throw new MatrixError(shown, [...reader.issues].sort((a, b) => a.line - b.line));
+    throw fail(shown, [...reader.issues].sort((a, b) => a.line - b.line));
   }
-  return matrix;
+  return value;
+}
+
+export function loadMatrix(path: string): Promise<Matrix> {
+  return loadYamlFile(path, { noun: 'matrix', hint: 'give the path of a matrix YAML file, e.g. matrices/default.yaml' }, readMatrix, (shown, issues) => new MatrixError(shown, issues));
 }
 
 function readMatrix(reader: FieldReader, file: string): Matrix | undefined {

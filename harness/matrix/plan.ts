@@ -119,7 +119,8 @@ export function expandCases(job: Job, cases: readonly TestCase[], filters: Pick<
   return cases.flatMap((testCase): PlannedCase[] => {
     const test = `${job.suite.name}/${testCase.name}`;
     if (grep && !grep.test(test) && !grep.test(job.isa.name)) return [];
-    const knownFailure = findKnownFailure(job.knownFailures, test);
+    // The matrix's entry wins over one the suite ships with the case.
+    const knownFailure = findKnownFailure(job.knownFailures, test) ?? (testCase.knownFailure && { test, ...testCase.knownFailure });
     const timeoutMs = testCase.timeoutSeconds === undefined ? job.caseTimeoutMs : testCase.timeoutSeconds * 1000 * job.isa.timeoutMultiplier;
     return [{ job, testCase, test, timeoutMs, limits: mergeLimits(job.limits, testCase.limits), ...(knownFailure && { knownFailure }) }];
   });
@@ -151,6 +152,11 @@ export function matchKnownFailure(matrix: Matrix, suite: string, caseName: strin
   return findKnownFailure(matrix.knownFailures.filter((entry) => appliesTo(entry, isa, image)), `${suite}/${caseName}`);
 }
 
+/** The job's known-failure entry for one of its cases (e.g. a sub-result), if any. */
+export function jobKnownFailure(job: Job | undefined, caseName: string): KnownFailure | undefined {
+  return job && findKnownFailure(job.knownFailures, `${job.suite.name}/${caseName}`);
+}
+
 function findKnownFailure(entries: readonly KnownFailure[], test: string): KnownFailure | undefined {
   return entries.find((entry) => globToRegExp(entry.test).test(test));
 }
@@ -161,7 +167,7 @@ function appliesTo(entry: KnownFailure, isa: Isa, image: string | undefined): bo
 }
 
 /** `*` matches any run of characters (slashes too), `?` one; the rest literally. */
-function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\*?]/g, (c) => (c === '*' ? '.*' : c === '?' ? '.' : `\\${c}`));
   return new RegExp(`^${body}$`);
 }
@@ -187,7 +193,7 @@ function settingsFor(suite: SuiteSpec, isa: Isa): Record<string, unknown> {
   const settings = { ...suite.settings };
   for (const spec of SUITE_SETTINGS[suite.name]) {
     const value = settings[spec.as];
-    if (spec.kind === 'path' && typeof value === 'string') settings[spec.as] = expandArch(value, isa);
+    if ((spec.kind === 'path' || spec.kind === 'file') && typeof value === 'string') settings[spec.as] = expandArch(value, isa);
   }
   return settings;
 }

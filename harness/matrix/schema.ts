@@ -25,6 +25,7 @@
  * suites:                  # which suites run, each with its settings ({} or empty for none)
  *   image: { size_budget: 1.2MB }         # sizes: 1200000 (bytes), 1.2MB, 900kB, 1MiB
  *   busybox: {}
+ *   busybox-upstream: { applets: [sed, cut], rotate: 4, rotate_by: date }   # BusyBox's own testsuite
  *   musl: {}
  *   static: { path: './static/{arch}', optional: true }   # a directory of static binaries per ISA
  * timeouts: { case: 30s, suite: 30m, run: 2h }   # on a native ISA; the ISA's timeoutMultiplier scales case and suite
@@ -56,10 +57,11 @@ import type { Isa } from '../isa.ts';
 import type { Limits } from '../limits.ts';
 
 /** The suites a matrix may name, with the settings each accepts. */
-export const SUITE_NAMES = ['image', 'busybox', 'musl', 'static'] as const;
+export const SUITE_NAMES = ['image', 'busybox', 'busybox-upstream', 'musl', 'static'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
-export type SettingKind = 'size' | 'path';
+/** path: a directory ({arch} allowed); file: a file ({arch} allowed); names: a list of words. */
+export type SettingKind = 'size' | 'path' | 'file' | 'names' | 'count' | 'choice';
 
 /** One setting of a suite: its YAML key, the key the suite reads, and its kind. */
 export interface SettingSpec {
@@ -67,11 +69,24 @@ export interface SettingSpec {
   as: string;
   kind: SettingKind;
   required: boolean;
+  /** The allowed values of a choice. */
+  choices?: readonly string[];
 }
 
 export const SUITE_SETTINGS: Readonly<Record<SuiteName, readonly SettingSpec[]>> = {
   image: [{ key: 'size_budget', as: 'sizeBudgetBytes', kind: 'size', required: false }],
   busybox: [],
+  'busybox-upstream': [
+    // Only these applets (testsuite names: a .tests file or an old-style directory).
+    { key: 'applets', as: 'applets', kind: 'names', required: false },
+    // Run one of this many slices of the applets, chosen by rotate_by: a rotating CI subset.
+    { key: 'rotate', as: 'rotate', kind: 'count', required: false },
+    { key: 'rotate_by', as: 'rotateBy', kind: 'choice', choices: ['date', 'commit'], required: false },
+    // Where BusyBox source tarballs are (busybox-<v>.tar.bz2), for images not built here.
+    { key: 'sources', as: 'sources', kind: 'path', required: false },
+    // The .config of an image not built here (its BusyBox build's).
+    { key: 'config', as: 'config', kind: 'file', required: false },
+  ],
   musl: [],
   static: [{ key: 'path', as: 'path', kind: 'path', required: true }],
 };
@@ -83,6 +98,7 @@ export const SUITE_SETTINGS: Readonly<Record<SuiteName, readonly SettingSpec[]>>
 export interface SuiteSettings {
   image: { sizeBudgetBytes?: number };
   busybox: Record<string, never>;
+  'busybox-upstream': { applets?: string[]; rotate?: number; rotateBy?: 'date' | 'commit'; sources?: string; config?: string };
   musl: Record<string, never>;
   static: { path: string };
 }

@@ -2,7 +2,7 @@
 // bytes, paths absolute) and checked (a missing path is an error unless the suite is optional).
 import { resolve } from 'node:path';
 import type { Isa } from '../isa.ts';
-import type { Field, FieldReader } from './fields.ts';
+import { unknownMessage, type Field, type FieldReader } from './fields.ts';
 import { readLimits } from './limits.ts';
 import { locate, PATH_HINT } from './paths.ts';
 import { SUITE_NAMES, SUITE_SETTINGS, type SettingKind, type SettingSpec, type SuiteName, type SuiteSpec } from './schema.ts';
@@ -18,7 +18,7 @@ export function readSuites(reader: FieldReader, at: Field, context: { baseDir: s
 function readSuite(reader: FieldReader, at: Field, name: SuiteName, context: { baseDir: string; isas: readonly Isa[] }): SuiteSpec {
   const specs = SUITE_SETTINGS[name];
   // optional only means something where a path can be absent.
-  const hasPath = specs.some((spec) => spec.kind === 'path');
+  const hasPath = specs.some((spec) => spec.kind === 'path' || spec.kind === 'file');
   const entries = reader.map(at, [...specs.map((spec) => spec.key), ...(hasPath ? ['optional'] : []), 'limits'], { emptyIsMap: true }) ?? new Map<string, Field>();
   const limitsField = entries.get('limits');
   const limits = limitsField && readLimits(reader, limitsField);
@@ -37,7 +37,11 @@ function readSuite(reader: FieldReader, at: Field, name: SuiteName, context: { b
 
 const SETTING_HINTS: Readonly<Record<SettingKind, string>> = {
   path: "a directory per ISA, e.g. path: './static/{arch}'",
+  file: "a file per ISA, e.g. config: './busybox-{arch}.config'",
   size: 'a size, e.g. 1.2MB',
+  names: 'a list of names, e.g. [sed, cut]',
+  count: 'a whole number of at least 1',
+  choice: 'one of the allowed values',
 };
 
 function readSetting(
@@ -46,9 +50,30 @@ function readSetting(
   spec: SettingSpec,
   context: { baseDir: string; isas: readonly Isa[]; unavailable?: Record<string, string> },
 ): unknown {
-  if (spec.kind === 'size') return reader.measure(at, SETTING_HINTS.size, parseSize);
-  const template = reader.string(at, PATH_HINT);
-  if (template === undefined) return undefined;
-  locate(reader, at, template, { ...context, kind: 'directory' });
-  return resolve(context.baseDir, template);
+  switch (spec.kind) {
+    case 'size':
+      return reader.measure(at, SETTING_HINTS.size, parseSize);
+    case 'count':
+      return reader.integer(at, 1, SETTING_HINTS.count);
+    case 'names': {
+      // Unquoted, `true` and `false` (applets too) parse as booleans: take them as written.
+      const names = (reader.list(at, 'names', true) ?? []).map((item) => {
+        const value = reader.scalar(item, 'a name');
+        return value === undefined ? undefined : String(value);
+      });
+      return names.every((name) => name !== undefined) ? names : undefined;
+    }
+    case 'choice': {
+      const value = reader.string(at, spec.choices!.join(' or '));
+      if (value === undefined || spec.choices!.includes(value)) return value;
+      return reader.report(at, unknownMessage('value', value, spec.choices!));
+    }
+    case 'path':
+    case 'file': {
+      const template = reader.string(at, PATH_HINT);
+      if (template === undefined) return undefined;
+      locate(reader, at, template, { ...context, kind: spec.kind === 'file' ? 'file' : 'directory' });
+      return resolve(context.baseDir, template);
+    }
+  }
 }

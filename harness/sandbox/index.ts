@@ -44,8 +44,12 @@ export interface SandboxRunOptions {
   argv: string[];
   /** Fed to the guest's stdin; /dev/null when absent. */
   stdin?: string;
+  /** Working directory inside the guest (default /). */
+  cwd?: string;
   /** Written into the guest view before the run. */
   files?: CaseFile[];
+  /** Host directories laid out like a guest root, overlaid read-only between files and the image. */
+  layers?: string[];
   /** Guest path -> host file to copy in (e.g. a compiled test binary). */
   hostFiles?: Record<string, string>;
   /** Added to (and overriding) DEFAULT_GUEST_ENV. */
@@ -93,7 +97,7 @@ export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine
 
 /** The helper's arguments (pure). */
 export function helperArgs(opts: {
-  mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; argv: string[];
+  mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; cwd?: string; argv: string[];
   cgroups?: string[]; tmpfsBytes?: number; rlimitAs?: number;
 }): string[] {
   return [
@@ -101,6 +105,7 @@ export function helperArgs(opts: {
     ...(guestLaunch(opts.isa, machine()).linux32 ? ['--linux32'] : []),
     ...(opts.copyRootfs ? ['--copy'] : []),
     ...(opts.guestIsPid1 ? ['--pid1'] : []),
+    ...(opts.cwd ? ['--cwd', opts.cwd] : []),
     '--hostname', GUEST_HOSTNAME,
     '--mnt', opts.mountPoint,
     ...opts.lowers.flatMap((dir) => ['--lower', dir]),
@@ -137,9 +142,9 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const staging = await stageFiles(opts);
   const cgroups = rootless ? undefined : await caseLimits(limits, opts.isa, machine());
   try {
-    const lowers = [...(staging ? [staging] : []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
+    const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
     const args = helperArgs({
-      mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, argv: opts.argv,
+      mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, cwd: opts.cwd, argv: opts.argv,
       cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, machine()),
     });
     const result = await runHelper(host.helper, args, opts, limits);

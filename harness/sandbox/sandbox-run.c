@@ -3,7 +3,7 @@
  * mount/ip/chroot binaries in between (each of those is a ~1-2 ms exec; see index.ts for
  * the numbers). Built once per source hash by helper.ts with the host's cc.
  *
- *   sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--hostname NAME] --mnt DIR
+ *   sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR
  *               [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES]
  *               -- PROGRAM [ARG]...
  *
@@ -12,6 +12,7 @@
  * charged to it. --tmpfs-size: the per-run tmpfs (every write of the case, /tmp included) is
  * that big; when the guest leaves it full, a "full tmpfs" line precedes the exit status.
  * --rlimit-as: RLIMIT_AS of the guest (the emulator itself), where no cgroup is available.
+ * --cwd: the guest's working directory.
  *
  * --lower: read-only layers, topmost first (none: an empty root). --mnt: an empty host
  * directory; each run mounts its own tmpfs on it, inside its own mount namespace, so runs
@@ -276,7 +277,7 @@ static void report_full_tmpfs(void) {
   if (statfs("/", &fs) == 0 && fs.f_blocks > 0 && fs.f_bavail == 0) report("full tmpfs");
 }
 
-static void exec_guest(char **argv, int linux32) {
+static void exec_guest(char **argv, int linux32, const char *cwd) {
   reset_signals();
   if (rlimit_as) {
     struct rlimit limit = {rlimit_as, rlimit_as};
@@ -285,6 +286,11 @@ static void exec_guest(char **argv, int linux32) {
   setsid(); /* no controlling terminal of the host's */
   if (linux32 && personality(PER_LINUX32) < 0) die("personality(PER_LINUX32)");
   close(STATUS_FD);
+  /* A missing directory is the case's fault (a guest path), not a sandbox failure. */
+  if (cwd && chdir(cwd) < 0) {
+    fprintf(stderr, "sandbox: cannot change to the working directory %s: %s\n", cwd, strerror(errno));
+    _exit(126);
+  }
   execvp(argv[0], argv);
   int err = errno;
   fprintf(stderr, "sandbox: cannot run %s: %s\n", argv[0], strerror(err));
@@ -292,10 +298,10 @@ static void exec_guest(char **argv, int linux32) {
 }
 
 /* pid 1 of the namespace: start the guest, reap everything, leave when the guest does. */
-static void run_init(char **argv, int linux32, int *guest_status) {
+static void run_init(char **argv, int linux32, const char *cwd, int *guest_status) {
   pid_t guest = fork();
   if (guest < 0) die("fork guest");
-  if (guest == 0) exec_guest(argv, linux32);
+  if (guest == 0) exec_guest(argv, linux32, cwd);
   for (;;) {
     int status;
     pid_t pid = waitpid(-1, &status, 0);
@@ -315,7 +321,7 @@ static void on_stop_request(int sig) {
 
 int main(int argc, char **argv) {
   int userns = 0, linux32 = 0, force_copy = 0, guest_pid1 = 0, nlowers = 0, ncgroups = 0;
-  const char *hostname = "harness", *mnt = NULL, *tmpfs_size = NULL;
+  const char *hostname = "harness", *mnt = NULL, *tmpfs_size = NULL, *cwd = NULL;
   char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS];
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -324,6 +330,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--copy")) force_copy = 1;
     else if (!strcmp(argv[i], "--pid1")) guest_pid1 = 1;
     else if (!strcmp(argv[i], "--hostname") && i + 1 < argc) hostname = argv[++i];
+    /* A copy: rename_to_init wipes argv's memory before the guest starts. */
+    else if (!strcmp(argv[i], "--cwd") && i + 1 < argc && (cwd = strdup(argv[++i]))) continue;
     else if (!strcmp(argv[i], "--mnt") && i + 1 < argc) mnt = argv[++i];
     else if (!strcmp(argv[i], "--lower") && i + 1 < argc && nlowers < MAX_LOWERS) lowers[nlowers++] = argv[++i];
     else if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
@@ -336,7 +344,7 @@ int main(int argc, char **argv) {
   }
   if (!mnt || i + 1 >= argc) {
     errno = EINVAL;
-    die("usage: sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--hostname NAME] --mnt DIR [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES] -- PROGRAM [ARG]...");
+    die("usage: sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES] -- PROGRAM [ARG]...");
   }
   char **guest_argv = argv + i + 1;
   if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) die("status fd 3 is not open");
@@ -372,9 +380,9 @@ int main(int argc, char **argv) {
     loopback_up();
     enter_root(root);
     /* --pid1: the guest itself is pid 1, as a container engine starts an image's command. */
-    if (guest_pid1) exec_guest(guest_argv, linux32);
+    if (guest_pid1) exec_guest(guest_argv, linux32, cwd);
     int status = 0;
-    run_init(rename_to_init(argc, argv, guest_argv), linux32, &status);
+    run_init(rename_to_init(argc, argv, guest_argv), linux32, cwd, &status);
     report_full_tmpfs();
     if (WIFSIGNALED(status)) {
       report("signal %d", WTERMSIG(status));

@@ -19,6 +19,15 @@ export interface ImageFacts {
   defaultCmd: string[];
   /** Compressed size of the image's rootfs archive in bytes, when it came as one. */
   compressedBytes?: number;
+  /** For the project's own images: the BusyBox source tarball and .config it was built from. */
+  busyboxBuild?: BusyboxBuildInputs;
+}
+
+export interface BusyboxBuildInputs {
+  version: string;
+  /** The source tarball as pinned (its file name and sha256) and where it should be on this host. */
+  tarball: { path: string; sha256: string };
+  config: string;
 }
 
 export interface Toolchain {

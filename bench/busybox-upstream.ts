@@ -1,0 +1,99 @@
+// Benchmark (not a test): BusyBox's own testsuite (suite busybox-upstream) on every ISA at
+// once, split by applet, against the same testsuite run ISA by ISA with no splitting (one
+// `runtest -v` of every applet per ISA, one ISA after another), in one run. Prints both wall
+// times, their ratio, the target check, per-ISA PASS/FAIL/skipped counts, every failure,
+// and where the time goes (per-ISA job time, the longest jobs, the floor those set).
+//
+//   npx tsx bench/busybox-upstream.ts [--arch a,b] [--except bc,...] [--no-unsplit]
+//
+// --except leaves applets out of both runs (say, bc, whose one CPU-bound case dominates), to
+// get the rest's figures on a busy machine; the printout says so.
+// Images must be built (harness build-images). Reports go to a temp dir, removed after.
+import { availableParallelism } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isaByName, ISAS } from '../harness/isa.ts';
+import { loadMatrix } from '../harness/matrix/load.ts';
+import { matchKnownFailure } from '../harness/matrix/plan.ts';
+import { REPO_ROOT } from '../harness/paths.ts';
+import type { CaseResult } from '../harness/results.ts';
+import { prepareRun, runMatrix } from '../harness/run.ts';
+import { runCase } from '../harness/run-case.ts';
+import { parseRuntestOutput } from '../harness/suites/busybox-upstream/runtest-output.ts';
+
+const TARGET_SECONDS = 25 * 60;
+
+const { values } = parseArgs({ options: { arch: { type: 'string' }, except: { type: 'string' }, 'no-unsplit': { type: 'boolean' } } });
+const arches = values.arch ? values.arch.split(',') : ISAS.map((isa) => isa.name);
+const except = values.except ? values.except.split(',') : [];
+const scratch = await mkdtemp(join(tmpdir(), 'bench-busybox-upstream-'));
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+try {
+  const matrix = join(scratch, 'upstream.yaml');
+  const writeMatrix = (applets?: string[]) =>
+    writeFile(matrix, `arches: [${arches.join(', ')}]\nimages: [built]\nsuites:\n  busybox-upstream: {${applets ? ` applets: [${applets.join(', ')}]` : ''} }\nretries: 0\n`);
+  await writeMatrix();
+  const every = [...new Set((await prepareRun({ matrixPath: matrix, build: false })).cases.map((p) => p.testCase.name))];
+  const applets = every.filter((name) => !except.includes(name));
+  await writeMatrix(except.length ? applets : undefined);
+  const cores = availableParallelism();
+  console.log(`busybox-upstream on ${arches.length} ISAs (${arches.join(', ')}), ${cores} cores, ${applets.length} applets${except.length ? ` (left out: ${except.join(', ')})` : ''}`);
+
+  // Split: every ISA's applets as jobs, spread over the cores by the harness's scheduler.
+  const splitStart = performance.now();
+  const split = await runMatrix({ matrixPath: matrix, junitPath: join(scratch, 'junit.xml'), jsonPath: join(scratch, 'results.json'), progress: 'quiet' });
+  const splitMs = performance.now() - splitStart;
+  const results = split.results.results.filter((r) => r.suite === 'busybox-upstream');
+  console.log(`\nsplit by applet, all ISAs at once: ${seconds(splitMs)} s (target ${TARGET_SECONDS} s: ${splitMs / 1000 <= TARGET_SECONDS ? 'met' : 'NOT met'})`);
+
+  console.log('\nper ISA        pass  fail  known  skipped  job time (s)');
+  const jobTime = new Map<string, number>(); // `${isa} ${applet}` -> ms
+  for (const r of results) {
+    const applet = r.case.split(': ')[0]!;
+    jobTime.set(`${r.isa} ${applet}`, (jobTime.get(`${r.isa} ${applet}`) ?? 0) + r.durationMs);
+  }
+  for (const isa of arches) {
+    const mine = results.filter((r) => r.isa === isa);
+    const count = (verdict: CaseResult['verdict']) => mine.filter((r) => r.verdict === verdict).length;
+    const busy = [...jobTime].filter(([key]) => key.startsWith(`${isa} `)).reduce((sum, [, ms]) => sum + ms, 0);
+    console.log(`  ${isa.padEnd(10)} ${String(count('passed')).padStart(5)} ${String(count('failed')).padStart(5)} ${String(count('known-failure')).padStart(6)} ${String(count('skipped')).padStart(8)}  ${seconds(busy).padStart(10)}`);
+  }
+  const totalJobMs = [...jobTime.values()].reduce((a, b) => a + b, 0);
+  const longest = [...jobTime].sort((a, b) => b[1] - a[1]);
+  console.log(`\nwhere the time goes: ${seconds(totalJobMs)} s of jobs over ${cores} cores (a floor of ${seconds(totalJobMs / cores)} s); the longest job alone is ${seconds(longest[0]?.[1] ?? 0)} s`);
+  for (const [key, ms] of longest.slice(0, 12)) console.log(`  ${key.padEnd(24)} ${seconds(ms).padStart(8)} s  (${((100 * ms) / totalJobMs).toFixed(1)}%)`);
+  // The bench's own matrix lists no known failures: the release matrix's say which are known.
+  const release = await loadMatrix(join(REPO_ROOT, 'matrices', 'release.yaml'));
+  const failures = results.filter((r) => r.verdict === 'failed');
+  console.log(`\nfailures (${failures.length}; "known" = listed in matrices/release.yaml):`);
+  for (const r of failures) {
+    const known = matchKnownFailure(release, r.suite, r.case, isaByName(r.isa), 'built');
+    console.log(`  ${known ? 'known' : 'FAIL '} ${r.isa} ${r.case}: ${(known?.reason ?? r.message ?? '').split('\n').slice(0, 3).join(' | ')}`);
+  }
+
+  if (!values['no-unsplit']) {
+    // Unsplit: one runtest of every applet per ISA, ISA after ISA: how the suite ran before.
+    const prepared = await prepareRun({ matrixPath: matrix, build: false });
+    let unsplitMs = 0;
+    console.log('\nunsplit, ISA by ISA:');
+    for (const isa of arches) {
+      const planned = prepared.cases.filter((p) => p.job.isa.name === isa && !p.testCase.skip);
+      const first = planned[0];
+      if (!first) continue;
+      const timeoutMs = planned.reduce((sum, p) => sum + p.timeoutMs, 0);
+      const testCase = { ...first.testCase, files: planned.flatMap((p) => p.testCase.files ?? []), name: '(every applet)', argv: ['/bin/sh', './runtest', '-v', ...(except.length ? planned.map((p) => p.testCase.name) : [])] };
+      const rootfs = prepared.images.get(`${first.job.image.name}/${isa}`)!.facts.rootfs;
+      const attempt = await runCase(testCase, { rootfs, isa: first.job.isa }, timeoutMs);
+      unsplitMs += attempt.durationMs;
+      const parsed = parseRuntestOutput(attempt.stdout);
+      const n = (v: string) => parsed.filter((p) => p.verdict === v).length;
+      console.log(`  ${isa.padEnd(10)} ${seconds(attempt.durationMs).padStart(8)} s  pass ${n('passed')} fail ${n('failed')} skipped ${n('skipped')}${attempt.timedOut ? ' (timed out)' : ''}`);
+    }
+    console.log(`\nunsplit total: ${seconds(unsplitMs)} s; split: ${seconds(splitMs)} s; ratio split/unsplit ${(splitMs / unsplitMs).toFixed(2)}x`);
+  }
+} finally {
+  await rm(scratch, { recursive: true, force: true });
+}
