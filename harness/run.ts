@@ -51,6 +51,8 @@ export interface RunOptions {
   cacheDir?: string;
   /** Build-image progress, for the CLI. */
   onBuildProgress?: (isa: Isa, stage: string) => void;
+  /** The matrix's notices (Matrix.notices), one line each. */
+  onNotice?: (line: string) => void;
 }
 
 export interface RunOutcome {
@@ -154,6 +156,8 @@ export interface PrepareRunOptions {
   /** Build missing images and compile probes (run); list only looks in the cache. */
   build: boolean;
   onBuildProgress?: (isa: Isa, stage: string) => void;
+  /** The matrix's notices (Matrix.notices), one line each. */
+  onNotice?: (line: string) => void;
 }
 
 async function builtImages(isas: Isa[], options: PrepareRunOptions): Promise<Record<string, BuiltImage>> {
@@ -197,6 +201,7 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
 
 export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRun> {
   const matrix = await loadMatrix(resolve(options.matrixPath ?? DEFAULT_MATRIX));
+  for (const notice of matrix.notices ?? []) options.onNotice?.(notice);
   const filters = options.filters ?? {};
   const plan = planJobs(matrix, filters);
   const isas = [...new Map(plan.jobs.map((job) => [job.isa.name, job.isa])).values()];

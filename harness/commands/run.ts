@@ -7,13 +7,15 @@ import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
 import { prepareRun, runMatrix } from '../run.ts';
 
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
-  const prepared = await prepareRun({ matrixPath, filters, build: false });
+  const prepared = await prepareRun({ matrixPath, filters, build: false, onNotice: printNotice });
   console.log(formatJobList(prepared.cases, prepared.plan.skipped));
   if (prepared.unbuilt.length) {
     console.log(`\nnot built yet (their cases appear once \`harness build-images\` has run): ${prepared.unbuilt.join(', ')}`);
   }
   return EXIT_OK;
 }
+
+const printNotice = (line: string) => console.error(`harness: note: ${line}`);
 
 export interface RunCommandOptions {
   matrixPath?: string;
@@ -36,6 +38,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       ...options,
       progress: mode,
       signal: abort.signal,
+      onNotice: printNotice,
       onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
     });
     console.log(formatSummaryTable(outcome.summary));

@@ -53,7 +53,8 @@ export async function loadMatrix(path: string): Promise<Matrix> {
     // Stable: problems on one line keep the order they were found in.
     throw new MatrixError(shown, [...reader.issues].sort((a, b) => a.line - b.line));
   }
-  return matrix;
+  const notices = reader.notices.map((issue) => `${shown}:${issue.line}: ${issue.path ? `${issue.path}: ` : ''}${issue.message}`);
+  return notices.length ? { ...matrix, notices } : matrix;
 }
 
 function readMatrix(reader: FieldReader, file: string): Matrix | undefined {
