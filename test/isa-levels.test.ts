@@ -5,6 +5,7 @@ import type { TestCase } from '../harness/case.ts';
 import { armAttributesSection, armLevelExcess, parseArmAttributes } from '../harness/elf.ts';
 import { directCommand, findIsa, guestLaunch, isaByName, ISA_NAMES, platformString, renamedIsaNotice } from '../harness/isa.ts';
 import type { Attempt } from '../harness/results.ts';
+import { busyboxCases } from '../harness/suites/busybox/index.ts';
 import { parseRows, rowToCase } from '../harness/suites/busybox/rows.ts';
 import { isVersionRange, parseBusyboxBanner, versionSkipReason } from '../harness/suites/busybox/version.ts';
 import { judge } from '../harness/verdict.ts';
@@ -148,6 +149,14 @@ describe('BusyBox versions of a row', () => {
     expect(versionSkipReason(undefined, '1.29.3')).toBeUndefined();
     expect(isVersionRange('>=1.31')).toBe(true);
     expect(isVersionRange('newer')).toBe(false);
+  });
+
+  it('expects echo --help to print --help from 1.31 on, and its usage before', () => {
+    const echo = (version?: string) => busyboxCases(['echo'], [], 'busybox', version)[0]!.expect;
+    expect(echo('1.35.0').stdout).toBe('--help\n');
+    expect(echo(undefined).stdout).toBe('--help\n');
+    expect(echo('1.30.1').stdout).toBeUndefined();
+    expect(new RegExp(echo('1.30.1').stdoutMatches!, 'm').test('BusyBox v1.30.1 (Debian 1:1.30.1-6+b3) multi-call binary.\n\nUsage: echo [-neE] [ARG]...\n')).toBe(true);
   });
 
   it('reads busybox: from a row and turns it into a skip; a bad range names file:line', () => {
