@@ -252,7 +252,8 @@ export const ISAS: readonly Isa[] = [
     compiler: { kind: 'clang', target: 'loongarch64-linux-musl' },
     muslArch: 'loongarch64',
     minimumMusl: '1.2.5',
-    cflags: [],
+    // clang 19 enables the LSX vector unit by default; QEMU 7.2 emulates none.
+    cflags: ['-mno-lsx'],
     elf: { machine: 258, machineName: 'LoongArch', class: 64, endianness: 'little' },
     // Debian's /usr/share/binfmts/qemu-loongarch64.
     binfmt: {

@@ -69,6 +69,8 @@ export interface RunOptions {
   /** Build-image progress, for the CLI. */
   onBuildProgress?: (isa: Isa, stage: string) => void;
   junit?: JunitOptions;
+  /** The matrix's notices (Matrix.notices), one line each. */
+  onNotice?: (line: string) => void;
 }
 
 export interface RunOutcome {
@@ -179,6 +181,8 @@ export interface PrepareRunOptions {
   onBuildProgress?: (isa: Isa, stage: string) => void;
   /** How downloads and pulls show their progress (default plain). */
   progress?: ProgressMode;
+  /** The matrix's notices (Matrix.notices), one line each. */
+  onNotice?: (line: string) => void;
 }
 
 async function builtImages(isas: Isa[], options: PrepareRunOptions): Promise<Record<string, BuiltImage>> {
@@ -227,6 +231,7 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
 
 export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRun> {
   const matrix = options.matrix ?? (await loadMatrix(resolve(options.matrixPath ?? DEFAULT_MATRIX)));
+  for (const notice of matrix.notices ?? []) options.onNotice?.(notice);
   const filters = options.filters ?? {};
   const planned = planJobs(matrix, filters);
   // A shard builds, fetches, extracts and compiles only for the jobs it has cases of.

@@ -100,6 +100,7 @@ function runtimeLibDir(isa: Isa, sysroot: string): string {
 export async function buildMusl(build: MuslBuild): Promise<Toolchain> {
   const { isa, compiler, runtime, sourceDir, buildDir, sysroot, env, signal } = build;
   await mkdir(buildDir, { recursive: true });
+  if (isa.armBaseline?.thumb === 'Thumb-1') await declareThumb1(sourceDir);
   const cflags = [...isa.cflags, ...build.cflags].join(' ');
   const libcc = runtime ? [`LIBCC=${runtime.libgcc}`] : [];
   const compilerArgs = isa.compiler.kind === 'clang'
@@ -123,6 +124,18 @@ export async function buildMusl(build: MuslBuild): Promise<Toolchain> {
   if (isa.compiler.kind === 'clang') await writeClangWrapper(isa, compiler, sysroot);
   else if (runtime) await preferRuntime(sysroot);
   return toolchainAt(isa, sysroot);
+}
+
+/**
+ * musl's ARM atomics pick their v6 or v7 code at run time from the kernel's hwcaps; their
+ * `.arch armv7-a` sections make the assembler mark the object Thumb-2, and that mark would
+ * reach every static binary. It declares `.object_arch armv4t` already; this says Thumb-1 too.
+ */
+async function declareThumb1(sourceDir: string): Promise<void> {
+  const atomics = join(sourceDir, 'src', 'thread', 'arm', 'atomics.s');
+  const text = await readFile(atomics, 'utf8');
+  if (!text.includes('.object_arch armv4t')) throw new Error(`${atomics} declares no .object_arch armv4t: musl's ARM atomics changed`);
+  await writeFile(atomics, `${text}.eabi_attribute 9, 1 @ Tag_THUMB_ISA_use: Thumb-1\n`);
 }
 
 /** Makes the gcc wrapper find the runtime's libgcc.a and crt*.o before the cross GCC's own. */

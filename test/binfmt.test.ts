@@ -57,10 +57,11 @@ describe('binfmt parsing and matching (pure)', () => {
     expect([...registerSyntaxToBytes('\\x7fELF\\x02')]).toEqual([0x7f, 0x45, 0x4c, 0x46, 0x02]);
   });
 
-  it('matches each ISA handler to its own ISA only, by magic and mask', () => {
+  it('matches each ISA handler to its own ISA only (armhf and armv7 share qemu-arm), by magic and mask', () => {
     for (const handlerIsa of ISAS) {
       const runs = ISAS.filter((isa) => handlerRunsIsa(handlerFromIsa(handlerIsa), isa)).map((isa) => isa.name);
-      expect(runs, `handler of ${handlerIsa.name}`).toEqual([handlerIsa.name]);
+      const sameEmulator = ISAS.filter((isa) => isa.qemuTarget === handlerIsa.qemuTarget).map((isa) => isa.name);
+      expect(runs, `handler of ${handlerIsa.name}`).toEqual(sameEmulator);
     }
   });
 

@@ -34,11 +34,13 @@ describe('runDoctor on this host', () => {
     const report = await runDoctor({ hostMachine: 'x86_64' });
     const row = (check: string) => report.rows.find((r) => r.check === check);
     for (const isa of ISAS) {
-      const gccVersion = await firstLineOf(`${isa.gccTriplet}-gcc`, ['--version']);
-      const gccRow = row(`${isa.name}: cross gcc`);
-      expect(gccRow?.ok, `${isa.name} gcc`).toBe(gccVersion !== undefined);
+      const clang = isa.compiler.kind === 'clang';
+      const gccVersion = await firstLineOf(clang ? 'clang-19' : `${isa.gccTriplet}-gcc`, ['--version']);
+      const gccRow = row(`${isa.name}: ${clang ? 'clang' : 'cross gcc'}`);
+      expect(gccRow?.ok, `${isa.name} compiler`).toBe(gccVersion !== undefined);
       if (gccVersion) expect(gccRow?.detail).toBe(gccVersion);
-      else expect(gccRow?.fix).toMatch(/^apt-get install -y --no-install-recommends \S+$/);
+      else expect(gccRow?.fix).toMatch(/^apt-get install -y --no-install-recommends \S+( \S+)*$/);
+      expect(row(`${isa.name}: kernel headers`) === undefined, `${isa.name} headers row`).toBe(clang);
 
       if (runsNatively(isa, 'x86_64')) {
         expect(row(`${isa.name}: emulation`)?.ok).toBe(true);

@@ -12,7 +12,7 @@ import { prepareRun, runMatrix, type RunOutcome } from '../run.ts';
 import { bisectExitCode, EXIT_CANNOT_JUDGE, judgeRun } from '../bisect/judge.ts';
 
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
-  const prepared = await prepareRun({ matrixPath, filters, build: false });
+  const prepared = await prepareRun({ matrixPath, filters, build: false, onNotice: printNotice });
   console.log(formatJobList(prepared.cases, prepared.plan.skipped));
   const shard = prepared.shard;
   if (shard) console.log(`\nshard ${shard.index}/${shard.total} (from ${shard.source}), predicted case time ${(shard.predictedMs / 1000).toFixed(1)} s${shard.timings.length ? `, balanced by ${shard.timings.length} earlier results file(s)` : ', estimated from the ISAs\' slowdown'}`);
@@ -21,6 +21,8 @@ export async function listCommand(matrixPath: string | undefined, filters: PlanF
   }
   return EXIT_OK;
 }
+
+const printNotice = (line: string) => console.error(`harness: note: ${line}`);
 
 export interface RunCommandOptions {
   matrixPath?: string;
@@ -52,6 +54,7 @@ export async function runWithProgress(options: RunCommandOptions): Promise<{ out
       matrix,
       progress: mode,
       signal: abort.signal,
+      onNotice: printNotice,
       onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
     });
     console.log(formatSummaryTable(outcome.summary));

@@ -20,6 +20,8 @@ export interface Field {
 
 export class FieldReader {
   readonly issues: Issue[] = [];
+  /** What the user should know but that is no error (a name whose meaning changed). */
+  readonly notices: Issue[] = [];
 
   constructor(
     private readonly doc: Document,
@@ -33,6 +35,10 @@ export class FieldReader {
   report(at: Field, message: string): undefined {
     this.issues.push({ line: at.line, path: at.path, message });
     return undefined;
+  }
+
+  notice(at: Field, message: string): void {
+    this.notices.push({ line: at.line, path: at.path, message });
   }
 
   /** The entries of a mapping in order, whatever their keys; undefined (reported) when it is not one. */

@@ -1,6 +1,6 @@
 // A list of ISAs in a matrix (arches:, an image's arches:, a known failure's arch:), by any
 // name findIsa knows, normalised to the ISA table's rows.
-import { findIsa, UnknownIsaError, type Isa } from '../isa.ts';
+import { findIsa, renamedIsaNotice, UnknownIsaError, type Isa } from '../isa.ts';
 import type { Field, FieldReader } from './fields.ts';
 
 /** The ISAs named at `at` (a list, or one name), in the order given; unknown and repeated names are reported. */
@@ -18,5 +18,9 @@ export function readIsas(reader: FieldReader, at: Field): Isa[] {
 
 /** The ISA called `name`, or undefined with the unknown-ISA message reported at `at`. */
 export function isaNamed(reader: FieldReader, at: Field, name: string): Isa | undefined {
-  return findIsa(name) ?? reader.report(at, new UnknownIsaError(name).message);
+  const isa = findIsa(name);
+  if (!isa) return reader.report(at, new UnknownIsaError(name).message);
+  const notice = renamedIsaNotice(name, isa);
+  if (notice) reader.notice(at, notice);
+  return isa;
 }

@@ -76,7 +76,13 @@ export async function loadYamlFile<T>(
 }
 
 export function loadMatrix(path: string): Promise<Matrix> {
-  return loadYamlFile(path, { noun: 'matrix', hint: 'give the path of a matrix YAML file, e.g. matrices/default.yaml' }, readMatrix, (shown, issues) => new MatrixError(shown, issues));
+  // Notices (what changed, e.g. the armhf alias) are not errors: the matrix carries them to the run.
+  const readWithNotices = (reader: FieldReader, file: string): Matrix | undefined => {
+    const matrix = readMatrix(reader, file);
+    const notices = reader.notices.map((issue) => `${displayPath(path)}:${issue.line}: ${issue.path ? `${issue.path}: ` : ''}${issue.message}`);
+    return matrix && notices.length ? { ...matrix, notices } : matrix;
+  };
+  return loadYamlFile(path, { noun: 'matrix', hint: 'give the path of a matrix YAML file, e.g. matrices/default.yaml' }, readWithNotices, (shown, issues) => new MatrixError(shown, issues));
 }
 
 function readMatrix(reader: FieldReader, file: string): Matrix | undefined {

@@ -168,6 +168,8 @@ export interface Matrix {
   jobs: number | 'auto';
   failFast: boolean;
   knownFailures: KnownFailure[];
+  /** One line each, `<file>:<line>: <field>: <message>`: what changed under the matrix, no error. */
+  notices?: string[];
 }
 
 /** What a matrix gets for the keys it leaves out. */

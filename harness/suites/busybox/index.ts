@@ -24,7 +24,7 @@ export function appletsCovered(rows: readonly ScriptRow[]): string[] {
 
 export function busyboxCases(applets: readonly string[], rows: readonly ScriptRow[], suite = 'busybox', busyboxVersion?: string): TestCase[] {
   const present = new Set(applets);
-  return [...applets.map((applet) => helpCase(applet, suite)), ...rows.map((row) => rowToCase(row, suite, present, busyboxVersion))];
+  return [...applets.map((applet) => helpCase(applet, suite, busyboxVersion)), ...rows.map((row) => rowToCase(row, suite, present, busyboxVersion))];
 }
 
 export const busyboxSuite: Suite = {
