@@ -65,10 +65,13 @@ describe('the GitHub Actions workflow', () => {
     const shards = workflow.jobs.shard!.strategy!.matrix.shard;
     expect(workflow.jobs.merge!.needs).toBe('shard');
 
-    // The checkout: the repository's files, linked into a workspace of its own.
-    const workspace = join(scratch, 'workspace');
-    await mkdir(workspace);
-    for (const entry of await readdir(REPO_ROOT)) if (!['reports', '.git'].includes(entry)) await symlink(join(REPO_ROOT, entry), join(workspace, entry));
+    // Each job runs in a fresh checkout, as on GitHub: the repository's files linked into a workspace of its own.
+    let workspace = '';
+    const checkout = async (name: string) => {
+      workspace = join(scratch, `workspace-${name}`);
+      await mkdir(workspace);
+      for (const entry of await readdir(REPO_ROOT)) if (!['reports', '.git'].includes(entry)) await symlink(join(REPO_ROOT, entry), join(workspace, entry));
+    };
     const artifacts = join(scratch, 'artifacts');
     // GitHub's runner user is not root: the steps use sudo, which here only runs the command.
     const bin = join(scratch, 'bin');
@@ -77,6 +80,7 @@ describe('the GitHub Actions workflow', () => {
     const summary = join(scratch, 'step-summary.md');
 
     const runJob = async (job: string, matrixValue: number | undefined) => {
+      await checkout(`${job}${matrixValue ?? ''}`);
       const expressions: Record<string, string> = {
         'github.workspace': workspace, 'runner.os': 'Linux', 'github.run_id': '1',
         ...(matrixValue !== undefined && { 'matrix.shard': String(matrixValue), 'strategy.job-total': String(shards.length) }),

@@ -89,7 +89,7 @@ describe.skipIf(!IS_ROOT)('the CI matrix with the planted image, whole and as 4 
     expect(differ.map(([k, w]) => [k, verdictOf(w), verdictOf(mergedBy.get(k)!)])).toEqual([]);
     expect(summarize(merged).totals).toMatchObject({ ...summarize(whole).totals, durationMs: expect.any(Number), flaky: expect.any(Number) });
     expect(merged.results.filter((r) => r.verdict === 'known-failure').map(key)).toContain('built s390x musl/file-times');
-    expect(merged.results.filter((r) => r.verdict === 'passed').length).toBeGreaterThan(500);
+    expect(merged.results.filter((r) => r.verdict === 'passed').length).toBeGreaterThan(150);
   });
 
   it('keeps the planted big-endian sort failure, named by the oracle, on s390x only', () => {
