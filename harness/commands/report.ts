@@ -4,10 +4,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compareRuns, formatComparison, type DurationThreshold } from '../diff.ts';
 import { EXIT_OK, EXIT_TESTS_FAILED } from '../errors.ts';
-import { writeFileAtomic } from '../report/atomic.ts';
-import { writeHtmlReport, type HtmlReportOptions } from '../report/html.ts';
+import type { HtmlReportOptions } from '../report/html.ts';
 import { loadRun } from '../report/load.ts';
-import { markdownReport, writeStepSummary } from '../report/markdown.ts';
 import type { RunResults } from '../results.ts';
 
 export interface ReportOutputs {
@@ -17,6 +15,10 @@ export interface ReportOutputs {
 
 /** The HTML and Markdown a command writes, and the step summary when CI asks for one. */
 export async function writeReports(run: RunResults, reports: HtmlReportOptions, outputs: ReportOutputs): Promise<void> {
+  // Loaded here, so `harness diff` does not pay for the renderers.
+  const [{ writeHtmlReport }, { markdownReport, writeStepSummary }, { writeFileAtomic }] = await Promise.all([
+    import('../report/html.ts'), import('../report/markdown.ts'), import('../report/atomic.ts'),
+  ]);
   if (outputs.htmlPath) {
     await writeHtmlReport(run, resolve(outputs.htmlPath), reports);
     console.log(`HTML:  ${resolve(outputs.htmlPath)}`);

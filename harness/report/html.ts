@@ -8,7 +8,7 @@ import { CHANGE_KINDS, CHANGE_TITLES, changeLabel, changesOf, type Comparison } 
 import type { Qualification } from '../qualify.ts';
 import type { CaseResult, RunResults } from '../results.ts';
 import { writeFileAtomic } from './atomic.ts';
-import { truncateOutput } from './junit.ts';
+import { truncateOutput } from './truncate.ts';
 import { matrixNameOf } from './load.ts';
 import { compareIsas } from './order.ts';
 import { gridKey, orderVerdicts, verdictClass, verdictGrid, type VerdictClass } from './verdicts.ts';

@@ -3,15 +3,14 @@
 import junitModule, { type Builder, type TestCase as JunitCase } from 'junit-report-builder';
 import type { Attempt, CaseResult, RunResults } from '../results.ts';
 import { writeFileAtomic } from './atomic.ts';
+import { truncateOutput } from './truncate.ts';
 import { compareIsas, groupSorted } from './order.ts';
 import { isUnexpectedPass, knownFailureText } from './summary.ts';
 
+export { truncateOutput };
+
 // The typings declare an ES default export; the CommonJS build exports the builder itself.
 const rootBuilder = junitModule as unknown as Builder;
-
-/** Output kept per stream of a failed case: its head and, mostly, its tail (where errors are). */
-const OUTPUT_HEAD_CHARS = 16 * 1024;
-const OUTPUT_TAIL_CHARS = 48 * 1024;
 
 // Characters XML 1.0 cannot carry, escaped or not: C0 controls but tab/LF/CR, U+FFFE/F, lone surrogates.
 const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -22,13 +21,6 @@ export function xmlSafe(text: string): string {
     const code = ch.charCodeAt(0);
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
-}
-
-/** Keeps the head and tail of long output, saying how much was cut. */
-export function truncateOutput(text: string): string {
-  if (text.length <= OUTPUT_HEAD_CHARS + OUTPUT_TAIL_CHARS) return text;
-  const cut = text.length - OUTPUT_HEAD_CHARS - OUTPUT_TAIL_CHARS;
-  return `${text.slice(0, OUTPUT_HEAD_CHARS)}\n[... ${cut} characters truncated ...]\n${text.slice(-OUTPUT_TAIL_CHARS)}`;
 }
 
 /** Seconds with millisecond precision, never negative nor in exponent form (SUREFIRE_TIME). */
