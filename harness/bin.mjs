@@ -3,5 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
+(await import('./crash.ts')).exitOnUncaught();
 const { main } = await import('./cli.ts');
 process.exitCode = await main(process.argv);

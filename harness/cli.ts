@@ -2,7 +2,8 @@
 // what to print and which exit code to return.
 import { Command, CommanderError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
-import { EXIT_BAD_INPUT, EXIT_OK, HarnessError } from './errors.ts';
+import { reportInternalError } from './crash.ts';
+import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, HarnessError } from './errors.ts';
 import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
 import { harnessVersion } from './paths.ts';
 
@@ -117,8 +118,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   )
     .option('-j, --jobs <n>', 'cases run at once (default: the matrix, else the number of cores)', parsePositiveInt)
     .option('--fail-fast', 'stop starting cases after the first failure')
-    .option('--junit <file>', 'JUnit XML path (default: reports/<run>/junit.xml)')
-    .option('--json <file>', 'results JSON path (default: reports/<run>/results.json)')
+    .option('--junit <file>', "JUnit XML path, or '-' for stdout (default: reports/<run>/junit.xml)")
+    .option('--json <file>', "results JSON path, or '-' for stdout (default: reports/<run>/results.json)")
     .option('-q, --quiet', 'no progress, only the summary')
     .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; quiet?: boolean }) => {
       const { runCommand } = await import('./commands/run.ts');
@@ -135,7 +136,7 @@ interface FilterFlags {
   grep?: string;
 }
 
-/** Runs the CLI and returns the exit code (0 all good, 1 tests failed, 2 bad usage, input or host). */
+/** Runs the CLI and returns the exit code (0 all good, 1 tests failed, 2 bad usage, input or host, 70 a harness bug). */
 export async function main(argv: string[]): Promise<number> {
   let exitCode = EXIT_OK;
   const program = buildProgram((code) => (exitCode = code));
@@ -155,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`harness: ${error.message}\n`);
       return error.exitCode;
     }
-    throw error;
+    process.stderr.write(`${reportInternalError(error, argv)}\n`);
+    return EXIT_INTERNAL;
   }
 }

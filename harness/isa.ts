@@ -2,6 +2,7 @@
 // matrices) reads it; a new ISA is a new row here and nowhere else.
 
 import { HarnessError } from './errors.ts';
+import { didYouMean } from './matrix/fields.ts';
 
 export type Endianness = 'little' | 'big';
 
@@ -215,9 +216,17 @@ export function findIsa(name: string): Isa | undefined {
   );
 }
 
+/** The ISA a mistyped name most likely meant (by its name or an alias), if any is close. */
+function nearestIsa(name: string): string | undefined {
+  const byName = new Map(ISAS.flatMap((isa) => [isa.name, ...isa.aliases].map((known) => [known.toLowerCase(), isa.name] as const)));
+  const guess = didYouMean(name.trim().toLowerCase(), [...byName.keys()]);
+  return guess === undefined ? undefined : byName.get(guess);
+}
+
 export class UnknownIsaError extends HarnessError {
   constructor(readonly requested: string) {
-    super(`unknown ISA '${requested}'; known: ${ISA_NAMES.join(', ')}`);
+    const guess = nearestIsa(requested);
+    super(`unknown ISA '${requested}'${guess ? ` (did you mean '${guess}'?)` : ''}; known: ${ISA_NAMES.join(', ')}`);
     this.name = 'UnknownIsaError';
   }
 }

@@ -13,6 +13,7 @@ import { expandCases, interleaveByIsa, planJobs, type Job, type Plan, type PlanF
 import type { ImageRef, Matrix, SuiteName } from './matrix/schema.ts';
 import { applyCrossIsaOracle } from './oracle.ts';
 import { harnessVersion, REPO_ROOT } from './paths.ts';
+import { STDOUT_PATH } from './report/atomic.ts';
 import { writeJunit } from './report/junit.ts';
 import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
@@ -343,8 +344,9 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     results: finalResults,
   };
   const reportDir = join(REPO_ROOT, 'reports', runId(started));
-  const junitPath = resolve(options.junitPath ?? join(reportDir, 'junit.xml'));
-  const jsonPath = resolve(options.jsonPath ?? join(reportDir, 'results.json'));
+  const outputPath = (given: string | undefined, fallback: string) => (given === STDOUT_PATH ? given : resolve(given ?? fallback));
+  const junitPath = outputPath(options.junitPath, join(reportDir, 'junit.xml'));
+  const jsonPath = outputPath(options.jsonPath, join(reportDir, 'results.json'));
   await writeJunit(runResults, junitPath);
   await writeResultsJson(runResults, jsonPath);
   return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, exitCode: exitCodeFor(runResults) };

@@ -91,7 +91,7 @@ export async function relocateToolchain(isa: Isa, sysroot: string, finalSysroot:
   const loader = `ld-musl-${isa.muslArch}.so.1`;
   const specs = join(sysroot, 'lib', 'musl-gcc.specs');
   const text = (await readFile(specs, 'utf8')).replaceAll(`${sysroot}/lib/${loader}`, `/lib/${loader}`);
-  if (!text.includes(`/lib/${loader}`)) throw new Error(`${isa.name}: ${specs} names no dynamic linker ${loader}`);
+  if (!text.includes(`/lib/${loader}`)) throw new HarnessError(`${isa.name}: ${specs} names no dynamic linker ${loader}; delete the sysroot and rebuild the image`);
   await writeFile(specs, text.replaceAll(sysroot, finalSysroot));
   const wrapper = join(sysroot, 'bin', 'musl-gcc');
   await writeFile(wrapper, (await readFile(wrapper, 'utf8')).replaceAll(sysroot, finalSysroot));

@@ -1,9 +1,10 @@
 // `harness run` and `harness list`: thin wrappers that print what the library returns.
 import type { PlanFilters } from '../matrix/plan.ts';
 import { formatJobList } from '../matrix/list.ts';
+import { STDOUT_PATH } from '../report/atomic.ts';
 import { progressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
-import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED } from '../errors.ts';
 import { prepareRun, runMatrix } from '../run.ts';
 
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
@@ -27,7 +28,14 @@ export interface RunCommandOptions {
 
 export async function runCommand(options: RunCommandOptions): Promise<number> {
   const abort = new AbortController();
-  const onSigint = () => abort.abort(new Error('interrupted'));
+  let stopCode = EXIT_INTERRUPTED;
+  // The first signal stops the run (reports are still written); a second one exits at once,
+  // and the sandbox's exit hook still kills every namespace (so its mounts go with it).
+  const onSigint = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(stopCode);
+    stopCode = signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    abort.abort(new Error('interrupted'));
+  };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
@@ -38,11 +46,13 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       signal: abort.signal,
       onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
     });
-    console.log(formatSummaryTable(outcome.summary));
-    console.log(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}`);
+    // A report on stdout ('-') keeps stdout for itself: the summary goes to stderr then.
+    const say = [outcome.junitPath, outcome.jsonPath].includes(STDOUT_PATH) ? console.error : console.log;
+    say(formatSummaryTable(outcome.summary));
+    say(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}`);
     if (abort.signal.aborted) {
       console.error('harness: interrupted; the reports hold what ran before the stop');
-      return EXIT_INTERRUPTED;
+      return stopCode;
     }
     return outcome.exitCode;
   } finally {
