@@ -26,16 +26,16 @@ function compiledIsCurrent() {
   return true;
 }
 
-let cli;
-if (compiledIsCurrent()) {
-  cli = await import('./cli.js');
-} else {
+let ext = 'js';
+if (!compiledIsCurrent()) {
   if (process.env.HARNESS_REQUIRE_COMPILED) {
     process.stderr.write(`harness: the compiled JavaScript is missing or older than the sources: run npm run build in ${root}\n`);
     process.exit(2);
   }
   const { register } = await import('tsx/esm/api');
   register();
-  cli = await import('./cli.ts');
+  ext = 'ts';
 }
-process.exitCode = await cli.main(process.argv);
+(await import(`./crash.${ext}`)).exitOnUncaught();
+const { main } = await import(`./cli.${ext}`);
+process.exitCode = await main(process.argv);

@@ -3,6 +3,7 @@
 // whose process died before it could clean up (SIGKILL, crash).
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { HarnessError } from './errors.ts';
 
 export const TEMP_PREFIX = '.tmp-';
 
@@ -24,11 +25,28 @@ export async function removeStaleTempDirs(parent: string): Promise<void> {
   }
 }
 
+/**
+ * A write into the cache that failed because of the disk or its permissions, as a one-line
+ * error naming the path; undefined for any other failure (that one is not the cache's fault).
+ */
+export function cacheWriteError(what: string, path: string, error: unknown): HarnessError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new HarnessError(`${what}: cannot write ${path}: the disk is full (${code}); free space, or point HARNESS_CACHE at a bigger disk`);
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new HarnessError(`${what}: cannot write ${path}: not writable (${code}); point HARNESS_CACHE at a writable directory`);
+  return undefined;
+}
+
 /** A fresh `.tmp-<pid>-<label>-XXXXXX` dir in parent (created if needed), after sweeping dead ones. */
 export async function makeCacheTempDir(parent: string, label: string): Promise<string> {
-  await mkdir(parent, { recursive: true });
-  await removeStaleTempDirs(parent);
-  return mkdtemp(join(parent, `${TEMP_PREFIX}${process.pid}-${label}-`));
+  try {
+    await mkdir(parent, { recursive: true });
+    await removeStaleTempDirs(parent);
+    return await mkdtemp(join(parent, `${TEMP_PREFIX}${process.pid}-${label}-`));
+  } catch (error) {
+    // A recursive mkdir on a read-only filesystem says ENOENT: one plain mkdir says why.
+    const cause = (error as NodeJS.ErrnoException).code === 'ENOENT' ? await mkdir(parent).then(() => error, (plain: unknown) => plain) : error;
+    throw cacheWriteError('cache', parent, cause) ?? error;
+  }
 }
 
 /** Renames a finished temp dir to its entry; false when another process put the entry there first. */

@@ -2,8 +2,9 @@
 // what to print and which exit code to return.
 import { Command, CommanderError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
+import { reportInternalError } from './crash.ts';
 import { DEFAULT_DURATION_FLOOR_MS, type DurationThreshold } from './diff.ts';
-import { EXIT_BAD_INPUT, EXIT_OK, HarnessError } from './errors.ts';
+import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, HarnessError } from './errors.ts';
 import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
 import { harnessVersion } from './paths.ts';
 import type { PlanFilters } from './matrix/plan.ts';
@@ -139,8 +140,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   ))
     .option('-j, --jobs <n>', 'cases run at once (default: the matrix, else the number of cores)', parsePositiveInt)
     .option('--fail-fast', 'stop starting cases after the first failure')
-    .option('--junit <file>', 'JUnit XML path (default: reports/<run>/junit.xml)')
-    .option('--json <file>', 'results JSON path (default: reports/<run>/results.json)')
+    .option('--junit <file>', "JUnit XML path, or '-' for stdout (default: reports/<run>/junit.xml)")
+    .option('--json <file>', "results JSON path, or '-' for stdout (default: reports/<run>/results.json)")
     .option('--html <file>', 'HTML report path (default: report.html beside the JUnit)')
     .option('-q, --quiet', 'no progress, only the summary')
     .addOption(junitCaseFilesOption())
@@ -284,7 +285,7 @@ function shardFiltersOf(opts: ShardFlags): Pick<PlanFilters, 'shard' | 'timings'
 const junitCaseFilesOption = () =>
   new Option('--junit-case-files', 'add file= and line= (the cases.yaml row, the probe source) to each JUnit <testcase>, for GitLab; junit-10.xsd has no such attribute');
 
-/** Runs the CLI and returns the exit code (0 all good, 1 tests failed, 2 bad usage, input or host). */
+/** Runs the CLI and returns the exit code (0 all good, 1 tests failed, 2 bad usage, input or host, 70 a harness bug). */
 export async function main(argv: string[]): Promise<number> {
   let exitCode = EXIT_OK;
   const program = buildProgram((code) => (exitCode = code));
@@ -305,6 +306,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(error.message.split('\n').map((line) => `harness: ${line}\n`).join(''));
       return error.exitCode;
     }
-    throw error;
+    process.stderr.write(`${reportInternalError(error, argv)}\n`);
+    return EXIT_INTERNAL;
   }
 }

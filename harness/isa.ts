@@ -2,6 +2,7 @@
 // matrices) reads it; a new ISA is a new row here and nowhere else.
 
 import { HarnessError } from './errors.ts';
+import { didYouMean } from './matrix/fields.ts';
 
 export type Endianness = 'little' | 'big';
 
@@ -302,9 +303,17 @@ export function renamedIsaNotice(requested: string, isa: Isa): string | undefine
   return `'armhf' is now Alpine's ARMv6 port (${platformString(isa)}, run as ${isa.qemuCpu}), no longer an alias of armv7: write armv7 for ARMv7 images`;
 }
 
+/** The ISA a mistyped name most likely meant (by its name or an alias), if any is close. */
+function nearestIsa(name: string): string | undefined {
+  const byName = new Map(ISAS.flatMap((isa) => [isa.name, ...isa.aliases].map((known) => [known.toLowerCase(), isa.name] as const)));
+  const guess = didYouMean(name.trim().toLowerCase(), [...byName.keys()]);
+  return guess === undefined ? undefined : byName.get(guess);
+}
+
 export class UnknownIsaError extends HarnessError {
   constructor(readonly requested: string) {
-    super(`unknown ISA '${requested}'; known: ${ISA_NAMES.join(', ')}`);
+    const guess = nearestIsa(requested);
+    super(`unknown ISA '${requested}'${guess ? ` (did you mean '${guess}'?)` : ''}; known: ${ISA_NAMES.join(', ')}`);
     this.name = 'UnknownIsaError';
   }
 }

@@ -20,6 +20,7 @@ import { applyRunWideVerdicts } from './oracle.ts';
 import { cacheRoot, harnessVersion, REPO_ROOT } from './paths.ts';
 import { writeHtmlReport } from './report/html.ts';
 import type { JunitOptions } from './report/junit.ts';
+import { STDOUT_PATH } from './report/atomic.ts';
 import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
 import { exitCodeFor, summarize, type Summary } from './report/summary.ts';
@@ -408,9 +409,10 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   };
   // Beside where the user runs it, not inside an installed package.
   const reportDir = resolve('reports', runId(started));
-  const junitPath = resolve(options.junitPath ?? join(reportDir, 'junit.xml'));
-  const jsonPath = resolve(options.jsonPath ?? join(reportDir, 'results.json'));
-  const htmlPath = resolve(options.htmlPath ?? join(dirname(junitPath), 'report.html'));
+  const outputPath = (given: string | undefined, fallback: string) => (given === STDOUT_PATH ? given : resolve(given ?? fallback));
+  const junitPath = outputPath(options.junitPath, join(reportDir, 'junit.xml'));
+  const jsonPath = outputPath(options.jsonPath, join(reportDir, 'results.json'));
+  const htmlPath = resolve(options.htmlPath ?? join(junitPath === STDOUT_PATH ? reportDir : dirname(junitPath), 'report.html'));
   // Loaded here, not at start: `list` shares this module and writes no JUnit.
   const { writeJunit } = await import('./report/junit.ts');
   await writeJunit(runResults, junitPath, options.junit);

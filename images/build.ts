@@ -240,6 +240,14 @@ async function ensureOciLayout(cacheDir: string, images: BuiltImage[], imagesTre
   return dir;
 }
 
+/** The failures' full text (command output tails), in the cache's logs/: the one-line error points here. */
+async function writeBuildLog(cacheDir: string, failures: readonly string[]): Promise<string> {
+  const file = join(cacheDir, 'logs', `build-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${failures.join('\n\n')}\n`);
+  return file;
+}
+
 function fail(message: string): never {
   throw new Error(message);
 }
@@ -272,6 +280,7 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuildRes
     const context: BuildContext = { sources, makeJobs: Math.max(1, Math.floor(jobs / concurrency)), onProgress, signal: options.signal };
     const queue = new PQueue({ concurrency });
     const failures: string[] = [];
+    const unexpected: unknown[] = [];
     for (const plan of toBuild) onProgress(plan.isa, 'queued');
     await Promise.all(toBuild.map((plan) => queue.add(async () => {
       try {
@@ -280,10 +289,13 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuildRes
       } catch (error) {
         onProgress(plan.isa, 'failed');
         failures.push(`${plan.isa.name}: ${(error as Error).message.replace(new RegExp(`^${plan.isa.name}: `), '')}`);
+        if (!(error instanceof HarnessError)) unexpected.push(error);
       }
     })));
     options.signal?.throwIfAborted();
-    if (failures.length) throw new Error(`image build failed for ${failures.length} ISA(s):\n${failures.join('\n')}`);
+    // A bug stays a bug (the CLI writes its trace); a failed step is the user's to fix: one line, the rest in a log.
+    if (unexpected.length) throw unexpected[0];
+    if (failures.length) throw new HarnessError(`image build failed for ${failures.map((f) => f.split(':')[0]).join(', ')}: ${failures[0]!.split('\n')[0]} (full output: ${await writeBuildLog(cacheDir, failures)})`);
   }
 
   const ordered = options.arches.map((isa) => images.get(isa)!);

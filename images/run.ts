@@ -1,6 +1,7 @@
 // Runs one build command with zx, quietly, and turns a failure into an error that names the
 // command and shows the end of its output (the part that says what broke).
 import type { $ as Zx } from 'zx';
+import { HarnessError } from '../harness/errors.ts';
 
 // zx is loaded on the first build command, not at every start of the CLI (list, --version).
 let zx: Promise<typeof Zx> | undefined;
@@ -32,7 +33,7 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<str
     if (signal?.aborted) throw abortReason(signal);
     if (result.exitCode !== 0) {
       const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-TAIL_LINES).join('\n');
-      throw new Error(`\`${argv.join(' ')}\` exited ${result.exitCode ?? result.signal}${cwd ? ` in ${cwd}` : ''}:\n${tail}`);
+      throw new HarnessError(`\`${argv.join(' ')}\` exited ${result.exitCode ?? result.signal}${cwd ? ` in ${cwd}` : ''}:\n${tail}`);
     }
     return result.stdout;
   } finally {

@@ -178,7 +178,7 @@ export async function relocateToolchain(isa: Isa, sysroot: string, finalSysroot:
   if (isa.compiler.kind === 'gcc') {
     const specs = join(sysroot, 'lib', 'musl-gcc.specs');
     const text = (await readFile(specs, 'utf8')).replaceAll(`${sysroot}/lib/${loader}`, `/lib/${loader}`);
-    if (!text.includes(`/lib/${loader}`)) throw new Error(`${isa.name}: ${specs} names no dynamic linker ${loader}`);
+    if (!text.includes(`/lib/${loader}`)) throw new HarnessError(`${isa.name}: ${specs} names no dynamic linker ${loader}; delete the sysroot and rebuild the image`);
     await writeFile(specs, text.replaceAll(sysroot, finalSysroot));
   }
   const wrapper = join(sysroot, 'bin', 'musl-gcc');

@@ -4,22 +4,23 @@
 import { readFile } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { cpuLevelMismatch, elfMismatch, readElf } from '../harness/elf.ts';
+import { HarnessError } from '../harness/errors.ts';
 import { type Isa, directCommand, guestLaunch } from '../harness/isa.ts';
 import { run } from './run.ts';
 
 export async function verifyBusybox(isa: Isa, binary: string, buildDir: string, signal?: AbortSignal): Promise<void> {
   const facts = await readElf(binary);
   const mismatch = elfMismatch(facts, isa);
-  if (mismatch) throw new Error(`${isa.name}: ${binary} is not a ${isa.name} binary: ${mismatch}`);
-  if (facts.interpreter) throw new Error(`${isa.name}: ${binary} is dynamic (interpreter ${facts.interpreter}); expected a static BusyBox`);
-  if ((await readFile(binary)).includes(buildDir)) throw new Error(`${isa.name}: ${binary} contains the build path ${buildDir}; the build is not reproducible`);
+  if (mismatch) throw new HarnessError(`${isa.name}: ${binary} is not a ${isa.name} binary: ${mismatch}`);
+  if (facts.interpreter) throw new HarnessError(`${isa.name}: ${binary} is dynamic (interpreter ${facts.interpreter}); expected a static BusyBox`);
+  if ((await readFile(binary)).includes(buildDir)) throw new HarnessError(`${isa.name}: ${binary} contains the build path ${buildDir}; the build is not reproducible`);
   const cpuLevel = await cpuLevelMismatch(binary, isa);
-  if (cpuLevel) throw new Error(`${isa.name}: ${binary} ${cpuLevel}`);
+  if (cpuLevel) throw new HarnessError(`${isa.name}: ${binary} ${cpuLevel}`);
   // As the image's own kernel would run it: on the ISA's baseline CPU, with its personality.
   const launch = guestLaunch(isa, machine());
   const argv = directCommand(launch, binary, ['uname', '-m']);
   const said = (await run(argv, { env: launch.env, signal }).catch((error: Error) => {
-    throw new Error(`${isa.name}: ${binary} does not run: ${error.message}`);
+    throw new HarnessError(`${isa.name}: ${binary} does not run: ${error.message}`);
   })).trim();
-  if (said !== isa.unameMachine) throw new Error(`${isa.name}: \`${argv.join(' ')}\` printed '${said}', expected '${isa.unameMachine}'`);
+  if (said !== isa.unameMachine) throw new HarnessError(`${isa.name}: \`${argv.join(' ')}\` printed '${said}', expected '${isa.unameMachine}'`);
 }

@@ -103,7 +103,7 @@ describe('loadMatrix', () => {
     const sizeHint = 'write bytes or a number with a unit (B, kB, MB, GB, KiB, MiB, GiB), e.g. 1.2MB';
     const durationHint = "write a number with a unit (ms, s, m, h), e.g. '30s' or '1m30s'";
     expect(error.message.split('\n')).toEqual([
-      `${file}:2: arches[1]: unknown ISA 'arm64v9'; known: ${ISAS.map((isa) => isa.name).join(', ')}`,
+      `${file}:2: arches[1]: unknown ISA 'arm64v9' (did you mean 'aarch64'?); known: ${ISAS.map((isa) => isa.name).join(', ')}`,
       `${file}:2: arches[3]: 'amd64' is x86_64, listed already`,
       `${file}:3: imgaes: unknown key 'imgaes' (did you mean 'images'?); known: name, description, arches, images, suites, timeouts, limits, retries, jobs, fail_fast, known_failures`,
       `${file}:7: images[1].tarball: ${shown(fixture('missing/alpine-x86_64.tar.gz'))} does not exist (for x86_64)`,

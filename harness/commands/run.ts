@@ -2,12 +2,13 @@
 import type { PlanFilters } from '../matrix/plan.ts';
 import { formatJobList } from '../matrix/list.ts';
 import type { Matrix } from '../matrix/schema.ts';
+import { STDOUT_PATH } from '../report/atomic.ts';
 import { formatWhatFailed } from '../report/failures.ts';
 import type { JunitOptions } from '../report/junit.ts';
 import { writeStepSummary } from '../report/markdown.ts';
 import { progressMode, type ProgressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
-import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED } from '../errors.ts';
 import { prepareRun, runMatrix, type RunOutcome } from '../run.ts';
 import { bisectExitCode, EXIT_CANNOT_JUDGE, judgeRun } from '../bisect/judge.ts';
 
@@ -41,9 +42,16 @@ export interface RunCommandOptions {
 }
 
 /** A run with progress on the terminal, Ctrl-C handled, then the summary and what failed; `qualify` runs this too. */
-export async function runWithProgress(options: RunCommandOptions): Promise<{ outcome: RunOutcome; interrupted: boolean }> {
+export async function runWithProgress(options: RunCommandOptions): Promise<{ outcome: RunOutcome; interrupted: boolean; stopCode: number }> {
   const abort = new AbortController();
-  const onSigint = () => abort.abort(new Error('interrupted'));
+  let stopCode = EXIT_INTERRUPTED;
+  // The first signal stops the run (reports are still written); a second one exits at once,
+  // and the sandbox's exit hook still kills every namespace (so its mounts go with it).
+  const onSigint = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(stopCode);
+    stopCode = signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    abort.abort(new Error('interrupted'));
+  };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
@@ -57,12 +65,14 @@ export async function runWithProgress(options: RunCommandOptions): Promise<{ out
       onNotice: printNotice,
       onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
     });
-    console.log(formatSummaryTable(outcome.summary));
+    // A report on stdout ('-') keeps stdout for itself: the summary goes to stderr then.
+    const say = [outcome.junitPath, outcome.jsonPath].includes(STDOUT_PATH) ? console.error : console.log;
+    say(formatSummaryTable(outcome.summary));
     const failed = formatWhatFailed(outcome.results.results);
-    if (failed) console.log(`\n${failed}`);
-    console.log(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}\nHTML:  ${outcome.htmlPath}`);
+    if (failed) say(`\n${failed}`);
+    say(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}\nHTML:  ${outcome.htmlPath}`);
     if (abort.signal.aborted) console.error('harness: interrupted; the reports hold what ran before the stop');
-    return { outcome, interrupted: abort.signal.aborted };
+    return { outcome, interrupted: abort.signal.aborted, stopCode };
   } finally {
     process.removeListener('SIGINT', onSigint);
     process.removeListener('SIGTERM', onSigint);
@@ -79,8 +89,8 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     console.error(`harness: cannot judge this state: ${(error as Error).message.split('\n')[0]}`);
     return EXIT_CANNOT_JUDGE;
   }
-  const { outcome, interrupted } = ran;
-  if (interrupted) return EXIT_INTERRUPTED;
+  const { outcome, interrupted, stopCode } = ran;
+  if (interrupted) return stopCode;
   await writeStepSummary(outcome.results);
   if (options.bisect) {
     const judgement = judgeRun(outcome.results);

@@ -3,7 +3,7 @@
 // entries. Within a process concurrent requests share one promise; across processes the
 // first rename wins and the loser removes its copy.
 import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { makeCacheTempDir, renameIntoPlace } from '../cache-temp.ts';
+import { cacheWriteError, makeCacheTempDir, renameIntoPlace } from '../cache-temp.ts';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
 import type { SkippedMember } from './extract.ts';
@@ -51,7 +51,9 @@ export function cachedImage(cacheDir: string, sha256hex: string, build: (rootfs:
       await chmod(temp, 0o755); // mkdtemp's 0700 would hide the rootfs from unprivileged readers
       await mkdir(join(temp, 'rootfs'));
       const record: ImageRecord = { digest: `sha256:${sha256hex}`, ...(await build(join(temp, 'rootfs'))) };
-      await writeFile(join(temp, RECORD), `${JSON.stringify(record, null, 2)}\n`);
+      await writeFile(join(temp, RECORD), `${JSON.stringify(record, null, 2)}\n`).catch((error: unknown) => {
+        throw cacheWriteError('image cache', join(temp, RECORD), error) ?? error;
+      });
       if (!(await renameIntoPlace(temp, dir))) {
         const winner = await readRecord(dir);
         if (!winner) throw new HarnessError(`cache entry ${dir} is incomplete (no ${RECORD}); delete it and run again`);

@@ -58,7 +58,9 @@ export async function openTarBytes(file: string, signal?: AbortSignal): Promise<
         if (error.isCanceled) throw signal?.reason ?? new Error('aborted');
         if (error.isTerminated) return; // destroy() killed it
         if (error.code === 'ENOENT') throw new HarnessError(`${file} is ${compression}-compressed but '${tool}' is not installed; install it (apt-get install ${tool === 'xz' ? 'xz-utils' : tool})`);
-        throw new HarnessError(`${file}: ${tool} -dc failed: ${(error.stderr || error.shortMessage || '').trim().split('\n')[0]}`);
+        // zstd redraws its progress line with \r: the message is the last redraw.
+        const why = (error.stderr || error.shortMessage || '').trim().split('\n')[0]!.split('\r').at(-1)!.trim();
+        throw new HarnessError(`${file}: the archive is truncated or corrupt (${tool} -dc: ${why}); fetch it again`);
       },
     );
     return { stream: child.stdout, done, destroy: () => child.kill() };
@@ -69,7 +71,9 @@ export async function openTarBytes(file: string, signal?: AbortSignal): Promise<
     () => undefined,
     (error: NodeJS.ErrnoException) => {
       if (error.code === 'ERR_STREAM_PREMATURE_CLOSE') return; // destroy() stopped it
-      throw new HarnessError(`${file}: cannot read ${compression === 'gzip' ? 'its gzip data' : 'it'}: ${error.message}`);
+      if (error.code?.startsWith('Z_')) throw new HarnessError(`${file}: the archive is truncated or corrupt (gzip: ${error.message}); fetch it again`);
+      if (error.code?.startsWith('E')) throw new HarnessError(`${file}: cannot read it (${error.code})`);
+      // Anything else is the tar parser's error, passed back through the pipe: the extractor names it.
     },
   );
   return { stream, done, destroy: () => { stream.destroy(); raw.destroy(); } };

@@ -3,11 +3,12 @@
 // refused, device nodes and FIFOs are recorded and skipped, existing symlinks are replaced,
 // never written through. Layers get OCI whiteout semantics.
 import { createWriteStream } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, readdir, rm, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, readdir, rm, stat, symlink, unlink, utimes } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import type { Extract, Header } from 'tar-stream';
+import { cacheWriteError } from '../cache-temp.ts';
 import { HarnessError } from '../errors.ts';
 import { openTarBytes } from './decompress.ts';
 import { InRootPathError, isPlainDirectory, memberComponents, resolveInRoot } from './in-root.ts';
@@ -60,12 +61,19 @@ export class RootfsWriter {
 
   async apply(file: string, options: ApplyOptions): Promise<void> {
     this.writtenThisLayer = new Set();
+    if ((await stat(file)).size === 0) throw new HarnessError(`${options.label}: the archive is empty (0 bytes): the download or copy failed; fetch it again`);
     const bytes = await openTarBytes(file, options.signal);
     const extract = tarStream.extract();
     const feeding = pipeline(bytes.stream, extract);
+    // A truncated archive fails `feeding` (and the decompressor) while a member is still being
+    // written: handled here so it never counts as unhandled, and awaited below for its message.
+    feeding.catch(() => undefined);
+    bytes.done.catch(() => undefined);
+    let members = 0;
     try {
       for await (const entry of extract) {
         options.signal?.throwIfAborted();
+        members++;
         await this.applyMember(entry, options);
       }
       await feeding;
@@ -74,10 +82,13 @@ export class RootfsWriter {
       bytes.destroy();
       extract.destroy();
       await feeding.catch(() => undefined);
+      const writeError = cacheWriteError(`${options.label}: cannot extract`, this.root, error);
+      if (writeError) throw writeError; // the disk, not the archive (the reader then fails with the same code)
       await bytes.done; // a decompressor's failure explains the tar error it caused
       if (error instanceof HarnessError || options.signal?.aborted) throw error;
-      throw new HarnessError(`${options.label}: cannot extract: ${(error as Error).message}`);
+      throw extractionError(options.label, this.root, error as NodeJS.ErrnoException);
     }
+    if (members === 0 && !options.layer) throw new HarnessError(`${options.label}: the archive holds no files; it is not a rootfs`);
   }
 
   /** Applies the deferred directory modes, owners and times, deepest first. */
@@ -167,6 +178,12 @@ export class RootfsWriter {
       if (!this.writtenThisLayer.has(host)) await rm(host, { recursive: true, force: true });
     }
   }
+}
+
+/** A failure while extracting, in words: the disk, the cache's permissions, or the archive itself. */
+export function extractionError(label: string, root: string, error: NodeJS.ErrnoException): HarnessError {
+  return cacheWriteError(`${label}: cannot extract`, root, error)
+    ?? new HarnessError(`${label}: cannot extract: the archive is truncated or corrupt (${error.message}); fetch it again`);
 }
 
 function ownershipOf(header: Header): Ownership {

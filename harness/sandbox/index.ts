@@ -19,6 +19,7 @@
 // environment on unchanged, so `env` in the guest lists QEMU_CPU (and every child
 // process, emulated or not, inherits it, which keeps grandchildren on the same CPU).
 // It changes nothing else a guest program can observe.
+import { rmSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants, machine, tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
@@ -87,6 +88,21 @@ export const DEFAULT_GUEST_ENV: Readonly<Record<string, string>> = {
 };
 
 export const GUEST_HOSTNAME = 'harness';
+
+/** What is running now: killed and removed if the harness exits in the middle (a second Ctrl-C, a crash). */
+const live = { helpers: new Set<{ kill: (signal: NodeJS.Signals) => boolean }>(), stagingDirs: new Set<string>() };
+let exitHookInstalled = false;
+function track(): typeof live {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      // SIGKILL on the helper: its init dies by PDEATHSIG, the kernel tears down the namespace and its mounts.
+      for (const helper of live.helpers) helper.kill('SIGKILL');
+      for (const dir of live.stagingDirs) rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  return live;
+}
 /** After SIGTERM the helper SIGKILLs the namespace at once; this is only its own grace. */
 const HELPER_KILL_GRACE_MS = 2000;
 
@@ -140,6 +156,7 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const rootless = process.getuid?.() !== 0;
   const staging = await stageFiles(opts);
+  if (staging) track().stagingDirs.add(staging);
   const cgroups = rootless ? undefined : await caseLimits(limits, opts.isa, machine());
   try {
     const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
@@ -152,7 +169,10 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
     return { ...result, limitHits: hits };
   } finally {
     await cgroups?.remove();
-    if (staging) await rm(staging, { recursive: true, force: true });
+    if (staging) {
+      await rm(staging, { recursive: true, force: true });
+      live.stagingDirs.delete(staging);
+    }
   }
 }
 
@@ -187,9 +207,11 @@ async function runHelper(helper: string, args: string[], opts: SandboxRunOptions
     stop();
   }, opts.timeoutMs);
   opts.signal?.addEventListener('abort', stop, { once: true });
+  track().helpers.add(child);
   try {
     await child;
   } finally {
+    live.helpers.delete(child);
     clearTimeout(timer);
     clearTimeout(forceKill);
     opts.signal?.removeEventListener('abort', stop);

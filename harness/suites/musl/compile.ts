@@ -17,6 +17,15 @@ export const PROBES_DIR = fileURLToPath(new URL('./probes/', import.meta.url));
 /** After the toolchain's own flags: static, optimised, and loud about suspicious C. */
 export const PROBE_CFLAGS = ['-static', '-O2', '-Wall', '-Wextra'];
 
+/**
+ * Every flag after the toolchain's for probes in `probesDir`: the checkout's path is mapped
+ * to 'probes' (__FILE__ in messages), so any checkout builds byte-identical binaries.
+ */
+export function probeFlags(probesDir: string = PROBES_DIR): string[] {
+  const dir = probesDir.replace(/\/+$/, '');
+  return [...PROBE_CFLAGS, `-ffile-prefix-map=${dir}=probes`, '-I', dir];
+}
+
 export interface CompileOptions {
   isa: Isa;
   toolchain: Toolchain;
@@ -38,7 +47,8 @@ export interface CompileReport {
 /** The cache key of one program: its source, the shared headers, the compiler and every flag. */
 export function programKey(source: string, headers: string, toolchain: Toolchain): string {
   const hash = createHash('sha256');
-  for (const part of [source, headers, toolchain.cc, ...toolchain.cflags, '--', ...PROBE_CFLAGS]) hash.update(part).update('\0');
+  // probeFlags() without the checkout's path, which it maps away.
+  for (const part of [source, headers, toolchain.cc, ...toolchain.cflags, '--', ...PROBE_CFLAGS, '-ffile-prefix-map=<probes>=probes']) hash.update(part).update('\0');
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -78,7 +88,7 @@ async function compileOne(sourcePath: string, binary: string, opts: CompileOptio
   const { isa, toolchain, signal } = opts;
   const partial = `${binary}.partial-${process.pid}`;
   try {
-    const result = await execa(toolchain.cc, [...toolchain.cflags, ...PROBE_CFLAGS, '-I', PROBES_DIR, '-o', partial, sourcePath], {
+    const result = await execa(toolchain.cc, [...toolchain.cflags, ...probeFlags(), '-o', partial, sourcePath], {
       reject: false,
       cancelSignal: signal,
     });
