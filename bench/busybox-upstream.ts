@@ -4,10 +4,10 @@
 // times, their ratio, the target check, per-ISA PASS/FAIL/skipped counts, every failure,
 // and where the time goes (per-ISA job time, the longest jobs, the floor those set).
 //
-//   npx tsx bench/busybox-upstream.ts [--arch a,b] [--except bc,...] [--no-unsplit]
+//   npx tsx bench/busybox-upstream.ts [--arch a,b] [--only a,b | --except bc,...] [--no-unsplit]
 //
-// --except leaves applets out of both runs (say, bc, whose one CPU-bound case dominates), to
-// get the rest's figures on a busy machine; the printout says so.
+// --only and --except narrow both runs to some applets (bc's one CPU-bound case dominates
+// the whole suite), to get figures on a busy machine; the printout says so.
 // Images must be built (harness build-images). Reports go to a temp dir, removed after.
 import { availableParallelism } from 'node:os';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -25,8 +25,9 @@ import { parseRuntestOutput } from '../harness/suites/busybox-upstream/runtest-o
 
 const TARGET_SECONDS = 25 * 60;
 
-const { values } = parseArgs({ options: { arch: { type: 'string' }, except: { type: 'string' }, 'no-unsplit': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { arch: { type: 'string' }, only: { type: 'string' }, except: { type: 'string' }, 'no-unsplit': { type: 'boolean' } } });
 const arches = values.arch ? values.arch.split(',') : ISAS.map((isa) => isa.name);
+const only = values.only?.split(',');
 const except = values.except ? values.except.split(',') : [];
 const scratch = await mkdtemp(join(tmpdir(), 'bench-busybox-upstream-'));
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
@@ -37,10 +38,11 @@ try {
     writeFile(matrix, `arches: [${arches.join(', ')}]\nimages: [built]\nsuites:\n  busybox-upstream: {${applets ? ` applets: [${applets.join(', ')}]` : ''} }\nretries: 0\n`);
   await writeMatrix();
   const every = [...new Set((await prepareRun({ matrixPath: matrix, build: false })).cases.map((p) => p.testCase.name))];
-  const applets = every.filter((name) => !except.includes(name));
-  await writeMatrix(except.length ? applets : undefined);
+  const applets = every.filter((name) => !except.includes(name) && (!only || only.includes(name)));
+  const narrowed = applets.length < every.length;
+  await writeMatrix(narrowed ? applets : undefined);
   const cores = availableParallelism();
-  console.log(`busybox-upstream on ${arches.length} ISAs (${arches.join(', ')}), ${cores} cores, ${applets.length} applets${except.length ? ` (left out: ${except.join(', ')})` : ''}`);
+  console.log(`busybox-upstream on ${arches.length} ISAs (${arches.join(', ')}), ${cores} cores, ${applets.length} applets${narrowed ? ` (of ${every.length}: ${only ? `only ${applets.join(', ')}` : `left out ${except.join(', ')}`})` : ''}`);
 
   // Split: every ISA's applets as jobs, spread over the cores by the harness's scheduler.
   const splitStart = performance.now();
@@ -84,7 +86,7 @@ try {
       const first = planned[0];
       if (!first) continue;
       const timeoutMs = planned.reduce((sum, p) => sum + p.timeoutMs, 0);
-      const testCase = { ...first.testCase, files: planned.flatMap((p) => p.testCase.files ?? []), name: '(every applet)', argv: ['/bin/sh', './runtest', '-v', ...(except.length ? planned.map((p) => p.testCase.name) : [])] };
+      const testCase = { ...first.testCase, files: planned.flatMap((p) => p.testCase.files ?? []), name: '(every applet)', argv: ['/bin/sh', './runtest', '-v', ...(narrowed ? planned.map((p) => p.testCase.name) : [])] };
       const rootfs = prepared.images.get(`${first.job.image.name}/${isa}`)!.facts.rootfs;
       const attempt = await runCase(testCase, { rootfs, isa: first.job.isa }, timeoutMs);
       unsplitMs += attempt.durationMs;
