@@ -7,7 +7,7 @@ import { HarnessError } from './errors.ts';
 import { applyRunWideVerdicts } from './oracle.ts';
 import { compareIsas } from './report/order.ts';
 import { readResultsJson } from './report/json.ts';
-import type { CaseResult, RunResults } from './results.ts';
+import { caseKey, type CaseResult, type RunResults } from './results.ts';
 import { resultsFilesUnder } from './shard/timings.ts';
 
 export interface ShardFile {
@@ -45,8 +45,6 @@ export async function readShardFiles(paths: readonly string[]): Promise<ShardFil
   if (!paths.length) throw new HarnessError('merge: no shards given; pass each shard\'s results.json or report directory');
   return Promise.all((await resultsFiles(paths)).map(async (file) => ({ file, run: await readResultsJson(file) })));
 }
-
-const caseKey = (r: CaseResult) => `${r.image}\0${r.isa}\0${r.suite}\0${r.case}`;
 
 /** What makes a set of shards not one complete split of one matrix, one line per problem. */
 export function mergeProblems(shards: readonly ShardFile[]): string[] {

@@ -88,3 +88,8 @@ export interface RunResults {
   properties: RunProperties;
   results: CaseResult[];
 }
+
+/** The key that names one case of a run; two results with the same key cannot both be true. */
+export function caseKey(result: Pick<CaseResult, 'image' | 'isa' | 'suite' | 'case'>): string {
+  return `${result.image}\0${result.isa}\0${result.suite}\0${result.case}`;
+}

@@ -1,10 +1,14 @@
 // The one way later tools (diff, qualify, report) load a run: a results.json, a run directory,
-// or several of them (shards). Shards are concatenated here with a duplicate check; a real
-// merge (issue 7's harness/merge.ts, oracle across shards) plugs in at `combine`.
+// or several of them. The shards of one split run are merged as `harness merge` merges them
+// (oracle and known failures across shards); other sets of runs are concatenated with a
+// duplicate check.
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { HarnessError } from '../errors.ts';
-import type { CaseResult, RunResults } from '../results.ts';
+import { mergeShards } from '../merge.ts';
+import { caseKey, type CaseResult, type RunResults } from '../results.ts';
+
+export { caseKey };
 import { readResultsJson } from './json.ts';
 
 /** The results.json a path names: the file itself, or results.json inside a run directory. */
@@ -15,10 +19,6 @@ async function resultsFile(path: string): Promise<string> {
   return info.isDirectory() ? join(path, 'results.json') : path;
 }
 
-/** The key that names one case of a run; two results with the same key cannot both be true. */
-export function caseKey(result: Pick<CaseResult, 'image' | 'isa' | 'suite' | 'case'>): string {
-  return `${result.image}\0${result.isa}\0${result.suite}\0${result.case}`;
-}
 
 /** The matrix a run came from: its name, or for runs that predate matrixName, its file's name. */
 export function matrixNameOf(run: RunResults): string {
@@ -66,5 +66,5 @@ export async function loadRun(paths: readonly string[]): Promise<RunResults> {
       return { file, run: await readResultsJson(file) };
     }),
   );
-  return combine(runs);
+  return runs.some(({ run }) => run.properties.shard) ? mergeShards(runs) : combine(runs);
 }
