@@ -7,7 +7,7 @@ import { HarnessError } from './errors.ts';
 import { applyRunWideVerdicts } from './oracle.ts';
 import { compareIsas } from './report/order.ts';
 import { readResultsJson } from './report/json.ts';
-import { caseKey, type CaseResult, type RunResults } from './results.ts';
+import { caseKey, type RunResults } from './results.ts';
 import { resultsFilesUnder } from './shard/timings.ts';
 
 export interface ShardFile {
