@@ -27,6 +27,8 @@ import { imageSuite } from './suites/image/index.ts';
 import { muslSuite } from './suites/musl/index.ts';
 import { staticSuite } from './suites/static/index.ts';
 import type { ImageFacts, Suite } from './suites/suite.ts';
+import { triageResults, type TriageBoot } from './triage/index.ts';
+import { planLookup } from './triage/lookup.ts';
 import { judge } from './verdict.ts';
 
 export const SUITES: Record<SuiteName, Suite> = { image: imageSuite, busybox: busyboxSuite, musl: muslSuite, static: staticSuite };
@@ -50,6 +52,9 @@ export interface RunOptions {
   cacheDir?: string;
   /** Build-image progress, for the CLI. */
   onBuildProgress?: (isa: Isa, stage: string) => void;
+  /** Run the failures again under qemu-system with the ISA's real kernel (harness/triage). */
+  triage?: boolean;
+  onTriageLog?: (line: string) => void;
 }
 
 export interface RunOutcome {
@@ -58,6 +63,8 @@ export interface RunOutcome {
   junitPath: string;
   jsonPath: string;
   exitCode: number;
+  /** The qemu-system boots of --triage. */
+  triageBoots?: TriageBoot[];
 }
 
 /** One image on one ISA, ready to run cases in. */
@@ -124,7 +131,7 @@ function baseResult(planned: { job: Job; testCase: TestCase }, facts: ImageFacts
 function withKnownFailure(result: CaseResult, planned: PlannedCase | undefined): CaseResult {
   const known = planned?.knownFailure;
   if (!known) return result;
-  const knownFailure = { reason: known.reason, ...(known.link && { link: known.link }) };
+  const knownFailure = { reason: known.reason, ...(known.link && { link: known.link }), ...(known.emulator && { emulator: true }) };
   if (result.verdict === 'failed') return { ...result, verdict: 'known-failure', knownFailure };
   return result.verdict === 'passed' ? { ...result, knownFailure } : result;
 }
@@ -317,7 +324,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const finalResults = applyCrossIsaOracle(results, crossIsaKeys).map(knownFailureOf);
 
   const finished = new Date();
-  const runResults: RunResults = {
+  const ranResults: RunResults = {
     schemaVersion: 1,
     properties: {
       harnessVersion: harnessVersion(),
@@ -338,10 +345,14 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     },
     results: finalResults,
   };
+  const triage = options.triage
+    ? await triageResults(ranResults, planLookup(ordered, (p) => ({ rootfs: imageOf(p).facts.rootfs, digest: imageOf(p).facts.digest })), { cacheDir: options.cacheDir, signal, log: options.onTriageLog })
+    : undefined;
+  const runResults = triage?.results ?? ranResults;
   const reportDir = join(REPO_ROOT, 'reports', runId(started));
   const junitPath = resolve(options.junitPath ?? join(reportDir, 'junit.xml'));
   const jsonPath = resolve(options.jsonPath ?? join(reportDir, 'results.json'));
   await writeJunit(runResults, junitPath);
   await writeResultsJson(runResults, jsonPath);
-  return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, exitCode: exitCodeFor(runResults) };
+  return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, exitCode: exitCodeFor(runResults), ...(triage && { triageBoots: triage.boots }) };
 }

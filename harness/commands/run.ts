@@ -5,6 +5,7 @@ import { progressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../errors.ts';
 import { prepareRun, runMatrix } from '../run.ts';
+import { formatTriageBoots } from '../triage/index.ts';
 
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
   const prepared = await prepareRun({ matrixPath, filters, build: false });
@@ -23,6 +24,7 @@ export interface RunCommandOptions {
   junitPath?: string;
   jsonPath?: string;
   quiet: boolean;
+  triage?: boolean;
 }
 
 export async function runCommand(options: RunCommandOptions): Promise<number> {
@@ -37,7 +39,9 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       progress: mode,
       signal: abort.signal,
       onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
+      onTriageLog: mode === 'quiet' ? undefined : (line) => console.error(line),
     });
+    if (outcome.triageBoots) console.log(formatTriageBoots(outcome.triageBoots));
     console.log(formatSummaryTable(outcome.summary));
     console.log(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}`);
     if (abort.signal.aborted) {

@@ -8,7 +8,7 @@ import { writeFileAtomic } from './atomic.ts';
 const SCHEMA_VERSION: RunResults['schemaVersion'] = 1;
 
 // A record, so adding a Verdict without listing it here fails to compile.
-const VERDICTS: Record<Verdict, true> = { passed: true, failed: true, skipped: true, 'known-failure': true, error: true };
+const VERDICTS: Record<Verdict, true> = { passed: true, failed: true, skipped: true, 'known-failure': true, error: true, 'emulator-only': true };
 
 export async function writeResultsJson(results: RunResults, path: string): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(results, null, 2)}\n`);

@@ -82,6 +82,8 @@ function extrasFor(result: CaseResult): CaseExtras {
       return { skippedMessage: result.message ?? 'skipped' };
     case 'known-failure':
       return { skippedMessage: `known failure: ${knownFailureText(result)}`, ...output() };
+    case 'emulator-only':
+      return { skippedMessage: `emulator-only: ${result.triage?.evidence ?? result.message ?? 'passes under qemu-system'}`, ...output() };
     case 'failed':
     case 'error':
       return output();
@@ -114,7 +116,7 @@ function addCase(testCase: JunitCase, result: CaseResult): void {
   const message = xmlSafe(result.message ?? '');
   if (result.verdict === 'failed') testCase.failure(message || 'failed', failureType(result.attempts.at(-1)));
   if (result.verdict === 'error') testCase.error(message || 'harness error', 'harness-error');
-  if (result.verdict === 'skipped' || result.verdict === 'known-failure') testCase.skipped();
+  if (result.verdict === 'skipped' || result.verdict === 'known-failure' || result.verdict === 'emulator-only') testCase.skipped();
   addExtras(testCase, extrasFor(result));
 }
 
