@@ -81,7 +81,7 @@ function extrasFor(result: CaseResult): CaseExtras {
     case 'skipped':
       return { skippedMessage: result.message ?? 'skipped' };
     case 'known-failure':
-      return { skippedMessage: `known failure: ${knownFailureText(result)}`, ...output() };
+      return { skippedMessage: `known failure: ${knownFailureText(result)}${result.triage ? ` (triage: ${result.triage.evidence})` : ''}`, ...output() };
     case 'emulator-only':
       return { skippedMessage: `emulator-only: ${result.triage?.evidence ?? result.message ?? 'passes under qemu-system'}`, ...output() };
     case 'failed':
