@@ -57,7 +57,8 @@ describe.skipIf(reason)('harness triage on real kernels under qemu-system', () =
     for (const isa of ISAS) {
       const matrix = join(scratch, `src-${isa}.yaml`);
       await writeFile(matrix, `arches: [${isa}]\nimages: [built]\nsuites: { image: {} }\n`);
-      const source = (await prepareRun({ matrixPath: matrix, build: false })).images.get(`built/${isa}`)!.facts.rootfs;
+      // build: true builds (or finds in the cache) the image, as on a fresh CI machine.
+      const source = (await prepareRun({ matrixPath: matrix, build: true })).images.get(`built/${isa}`)!.facts.rootfs;
       await cp(source, join(scratch, `rootfs-${isa}`), { recursive: true, verbatimSymlinks: true });
     }
     const root = join(scratch, 'rootfs-s390x');
