@@ -61,10 +61,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(archOption())
     .option('-n, --dry-run', 'print what would be done, change nothing')
     .option('--replace-foreign-binfmt', 'replace QEMU handlers registered by something else (e.g. binfmt-support) that lack the F flag')
-    .action(act(async (opts: { arch?: string[]; dryRun?: boolean; replaceForeignBinfmt?: boolean }) => {
+    .option('--system', 'also what triage needs: qemu-system-* and firmware, cpio, and the pinned Debian kernels (fetched into the cache)')
+    .action(act(async (opts: { arch?: string[]; dryRun?: boolean; replaceForeignBinfmt?: boolean; system?: boolean }) => {
       const { runSetup } = await import('./host/setup.ts');
       const log = (line: string) => console.log(line);
-      await runSetup({ arches: parseArches(opts.arch), dryRun: opts.dryRun, replaceForeign: opts.replaceForeignBinfmt, log });
+      await runSetup({ arches: parseArches(opts.arch), dryRun: opts.dryRun, replaceForeign: opts.replaceForeignBinfmt, system: opts.system, log });
       return EXIT_OK;
     }));
 
@@ -146,9 +147,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-q, --quiet', 'no progress, only the summary')
     .addOption(junitCaseFilesOption())
     .option('--bisect', 'exit for `git bisect run`: 0 the selected cases pass, 1 one fails, 125 the state cannot be judged (image does not build, fetch or boot, or fails its ISA check), 130 interrupted')
-    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; html?: string; quiet?: boolean; junitCaseFiles?: boolean; bisect?: boolean }) => {
+    .option('--triage', 'run each failure again under qemu-system with the ISA\'s real Linux kernel: emulator-only or failed (needs `harness setup --system`)')
+    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { jobs?: number; failFast?: boolean; junit?: string; json?: string; html?: string; quiet?: boolean; junitCaseFiles?: boolean; bisect?: boolean; triage?: boolean }) => {
       const { runCommand } = await import('./commands/run.ts');
-      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, htmlPath: opts.html, quiet: opts.quiet ?? false, junit: { caseFiles: opts.junitCaseFiles }, bisect: opts.bisect });
+      return runCommand({ matrixPath, filters: filtersOf(opts), jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, htmlPath: opts.html, quiet: opts.quiet ?? false, junit: { caseFiles: opts.junitCaseFiles }, bisect: opts.bisect, triage: opts.triage });
     }));
 
   program
@@ -187,6 +189,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
         sha512: opts.sha512, sha512sums: opts.sha512sums, tag: opts.tag, ...(opts.tlsVerify === false && { tlsVerify: false }),
         jobs: opts.jobs, failFast: opts.failFast, junitPath: opts.junit, jsonPath: opts.json, quiet: opts.quiet ?? false,
       });
+    }));
+
+  program
+    .command('triage')
+    .description('Run the failures of a finished run again under qemu-system with each ISA\'s real Debian kernel; rewrite its results.json and JUnit with the verdicts (emulator-only or failed).')
+    .argument('<run>', 'the run: its results.json, or the reports/<run> directory')
+    .option('--suggest', 'also print known_failures entries (emulator: true) for the emulator-only cases, ready to paste into a matrix')
+    .option('--matrix <file>', 'plan the cases from this matrix instead of the one the run recorded')
+    .option('--junit <file>', 'JUnit XML path (default: junit.xml beside the results)')
+    .option('--json <file>', 'results JSON path (default: the results.json given, rewritten)')
+    .action(act(async (run: string, opts: { suggest?: boolean; matrix?: string; junit?: string; json?: string }) => {
+      const { triageCommand } = await import('./commands/triage.ts');
+      return triageCommand({ run, suggest: opts.suggest ?? false, matrixPath: opts.matrix, junitPath: opts.junit, jsonPath: opts.json });
     }));
 
   const runsHelp = 'a results.json or a run directory; repeat for the shards of one run';

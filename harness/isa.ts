@@ -58,6 +58,37 @@ export interface Isa {
   timeoutMultiplier: number;
 }
 
+/** A kernel from Debian's packages, pinned: the package, its version and its sha256. */
+export interface DebianKernel {
+  /** Debian suite that has it (riscv64 has none in bookworm). */
+  suite: 'bookworm' | 'trixie';
+  package: string;
+  version: string;
+  sha256: string;
+  /** The kernel image inside the package. */
+  image: string;
+  /** `uname -r` of the kernel. */
+  release: string;
+}
+
+/** How qemu-system boots this ISA with a Debian kernel and an initramfs (checked on QEMU 7.2). */
+export interface SystemEmulation {
+  qemuSystem: string;
+  /** Debian packages that provide qemu-system and its firmware. */
+  packages: string[];
+  machine: string;
+  cpu?: string;
+  /** The kernel's console device (console=...). */
+  console: string;
+  /** Further QEMU arguments the machine needs. */
+  args: string[];
+  kernel: DebianKernel;
+  /** A case under qemu-system runs slower than under qemu-user: its timeout is also multiplied by this. */
+  timeoutMultiplier: number;
+}
+
+const DEBIAN_6_1 = { suite: 'bookworm', version: '6.1.176-1' } as const;
+
 const ELF_HEADER_64_LE = '\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00';
 /** 32-bit ARM: armhf and armv7 share the qemu-arm handler; the CPU comes from QEMU_CPU. */
 const ARM_BINFMT = {
@@ -365,4 +396,67 @@ export function directCommand(launch: GuestLaunch, binary: string, args: readonl
 export function addressSpaceLimit(isa: Isa, memoryBytes: number, hostMachine: string): number {
   if (runsNatively(isa, hostMachine)) return memoryBytes;
   return memoryBytes + 1024 ** 3 + (isa.elf.class === 32 ? 4 * 1024 ** 3 : 0);
+}
+
+/**
+ * Per ISA, how qemu-system boots it with a Debian kernel (triage). A column of the table kept
+ * beside the rows, keyed by ISA name, because image build keys hash the rows: a kernel pin
+ * is no input of an image. An ISA without an entry has no kernel in Debian that boots here.
+ */
+export const SYSTEM_EMULATION: Readonly<Record<string, SystemEmulation>> = {
+  aarch64: {
+    qemuSystem: 'qemu-system-aarch64', packages: ['qemu-system-arm'], machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0', args: [],
+    kernel: { ...DEBIAN_6_1, package: 'linux-image-6.1.0-50-arm64', sha256: '914f75b57a8e165d85fb910c3e2dcc7000a05a9fea3f42f90b26e8dd590d5f06', image: 'boot/vmlinuz-6.1.0-50-arm64', release: '6.1.0-50-arm64' },
+    timeoutMultiplier: 2,
+  },
+  // armmp-lpae needs LPAE, which the Cortex-A7 has: the same CPU as under qemu-user.
+  armv7: {
+    qemuSystem: 'qemu-system-arm', packages: ['qemu-system-arm'], machine: 'virt', cpu: 'cortex-a7', console: 'ttyAMA0', args: [],
+    kernel: { ...DEBIAN_6_1, package: 'linux-image-6.1.0-50-armmp-lpae', sha256: '7a1a2b179324d910db6415d67b73c7495a58d239f61103d9cf2b79a11b7ece3e', image: 'boot/vmlinuz-6.1.0-50-armmp-lpae', release: '6.1.0-50-armmp-lpae' },
+    timeoutMultiplier: 2,
+  },
+  // x-vof: QEMU's own small firmware instead of SLOF, which takes most of a minute under TCG;
+  // the TCG-unsupported security workarounds are off so QEMU does not warn about them.
+  ppc64le: {
+    qemuSystem: 'qemu-system-ppc64', packages: ['qemu-system-ppc'], machine: 'pseries,x-vof=on,usb=off,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off', console: 'hvc0', args: ['-vga', 'none'],
+    kernel: { ...DEBIAN_6_1, package: 'linux-image-6.1.0-50-powerpc64le', sha256: '0513cb05cef43064db6e62e5b71f6a316cf4854ea4fb873263e8e50a1254999e', image: 'boot/vmlinux-6.1.0-50-powerpc64le', release: '6.1.0-50-powerpc64le' },
+    timeoutMultiplier: 2,
+  },
+  s390x: {
+    qemuSystem: 'qemu-system-s390x', packages: ['qemu-system-misc'], machine: 's390-ccw-virtio', console: 'ttysclp0', args: [],
+    kernel: { ...DEBIAN_6_1, package: 'linux-image-6.1.0-50-s390x', sha256: 'a9cbaa26e37f70caa41b66b23f82169eb82042471c1ee89592613b659b12c0dd', image: 'boot/vmlinuz-6.1.0-50-s390x', release: '6.1.0-50-s390x' },
+    timeoutMultiplier: 2,
+  },
+  // Bookworm has no riscv64 kernel; trixie's boots under QEMU 7.2 with OpenSBI as the firmware.
+  riscv64: {
+    qemuSystem: 'qemu-system-riscv64', packages: ['qemu-system-misc', 'opensbi'], machine: 'virt', console: 'ttyS0', args: [],
+    kernel: { suite: 'trixie', package: 'linux-image-6.12.117+deb13-riscv64', version: '6.12.117-1', sha256: 'f5d9424b6f6a4518197202effc7e8eeaa90f8d73466c2dba2470f6ea7fb4f55c', image: 'boot/vmlinux-6.12.117+deb13-riscv64', release: '6.12.117+deb13-riscv64' },
+    timeoutMultiplier: 2,
+  },
+  mips64el: {
+    qemuSystem: 'qemu-system-mips64el', packages: ['qemu-system-mips'], machine: 'malta', cpu: '5KEc', console: 'ttyS0', args: [],
+    kernel: { ...DEBIAN_6_1, package: 'linux-image-6.1.0-50-5kc-malta', sha256: '36ad868468d91b54b4567064178dd326cfa8e2ee0c856f74f1d0cb1d41ed0a35', image: 'boot/vmlinuz-6.1.0-50-5kc-malta', release: '6.1.0-50-5kc-malta' },
+    timeoutMultiplier: 2,
+  },
+};
+
+export function systemEmulation(isa: Isa): SystemEmulation | undefined {
+  return SYSTEM_EMULATION[isa.name];
+}
+
+/** The qemu-system argv that boots this ISA's kernel with an initramfs, console on stdio, no reboot. */
+export function systemQemuArgv(isa: Isa, boot: { kernel: string; initrd: string; memoryMb: number; append: string[] }): string[] {
+  const system = systemEmulation(isa);
+  if (!system) throw new HarnessError(`${isa.name}: no full-system emulation facts in the ISA table (Debian has no kernel for it)`);
+  return [
+    system.qemuSystem,
+    '-M', system.machine,
+    ...(system.cpu ? ['-cpu', system.cpu] : []),
+    '-m', String(boot.memoryMb),
+    '-nographic', '-monitor', 'none', '-no-reboot', '-net', 'none',
+    ...system.args,
+    '-kernel', boot.kernel,
+    '-initrd', boot.initrd,
+    '-append', [`console=${system.console}`, ...boot.append].join(' '),
+  ];
 }

@@ -2,7 +2,8 @@
 // bisect). results.json is this, serialised.
 import type { LimitHit } from './limits.ts';
 
-export type Verdict = 'passed' | 'failed' | 'skipped' | 'known-failure' | 'error';
+/** emulator-only: failed under qemu-user, passed under qemu-system with the ISA's real kernel (triage). */
+export type Verdict = 'passed' | 'failed' | 'skipped' | 'known-failure' | 'error' | 'emulator-only';
 
 export interface Attempt {
   exitCode: number | null;
@@ -29,11 +30,13 @@ export interface CaseResult {
   /** The case asks for its output in reports even when it passes (static suite). */
   attachOutput?: boolean;
   /** Set when the case is on the matrix's known-failures list, whatever its verdict. */
-  knownFailure?: { reason: string; link?: string };
+  knownFailure?: { reason: string; link?: string; emulator?: boolean };
   /** The case's output must agree across ISAs: merge applies the cross-ISA oracle to it. */
   crossIsa?: boolean;
   /** Where the case is written down (a cases.yaml row, a probe's source), relative to the repository. */
   source?: { file: string; line?: number };
+  /** Set by triage: the case run again under qemu-system with the ISA's real Linux kernel. */
+  triage?: TriageRecord;
   attempts: Attempt[];
   startedAt: string;
   durationMs: number;
@@ -46,6 +49,25 @@ export interface CaseSpec {
   argv: string[];
   stdin?: string;
   expect: { exitCode?: number; stdout?: string; stdoutMatches?: string; anyExitCode?: boolean };
+}
+
+/** What triage found for one failed case (optional field: results without it stay valid). */
+export interface TriageRecord {
+  /**
+   * emulator-only: passes under the real kernel; also-fails: fails there too; not-judged: it
+   * could not be run there (no kernel, the VM did not boot, ...).
+   */
+  outcome: 'emulator-only' | 'also-fails' | 'not-judged';
+  /** One line for the report, e.g. "fails under qemu-user 7.2.x, passes under qemu-system 7.2.x with Linux 6.1.0-50-s390x s390x". */
+  evidence: string;
+  qemuUserVersion?: string;
+  qemuSystemVersion?: string;
+  /** `uname -r` of the kernel it ran under. */
+  kernel?: string;
+  /** The run under qemu-system, when there was one. */
+  attempt?: Attempt;
+  /** Why it failed there too (judgement), when it did. */
+  message?: string;
 }
 
 export interface RunProperties {

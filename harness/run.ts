@@ -39,6 +39,8 @@ import { imageSuite } from './suites/image/index.ts';
 import { muslSuite } from './suites/musl/index.ts';
 import { staticSuite } from './suites/static/index.ts';
 import type { BusyboxBuildInputs, ImageFacts, Suite } from './suites/suite.ts';
+import { triageResults, type TriageBoot } from './triage/index.ts';
+import { planLookup } from './triage/lookup.ts';
 import { judge } from './verdict.ts';
 
 export const SUITES: Record<SuiteName, Suite> = {
@@ -72,6 +74,9 @@ export interface RunOptions {
   junit?: JunitOptions;
   /** The matrix's notices (Matrix.notices), one line each. */
   onNotice?: (line: string) => void;
+  /** Run the failures again under qemu-system with the ISA's real kernel (harness/triage). */
+  triage?: boolean;
+  onTriageLog?: (line: string) => void;
 }
 
 export interface RunOutcome {
@@ -81,6 +86,8 @@ export interface RunOutcome {
   jsonPath: string;
   htmlPath: string;
   exitCode: number;
+  /** The qemu-system boots of --triage. */
+  triageBoots?: TriageBoot[];
 }
 
 /** One image on one ISA, ready to run cases in. */
@@ -146,9 +153,9 @@ function repoRelative(source: NonNullable<TestCase['source']>): NonNullable<Case
   return { ...source, file: path.startsWith('..') || isAbsolute(path) ? source.file : path };
 }
 
-function withKnownFailure(result: CaseResult, known: Pick<KnownFailure, 'reason' | 'link'> | undefined): CaseResult {
+function withKnownFailure(result: CaseResult, known: Pick<KnownFailure, 'reason' | 'link' | 'emulator'> | undefined): CaseResult {
   if (!known) return result;
-  const knownFailure = { reason: known.reason, ...(known.link && { link: known.link }) };
+  const knownFailure = { reason: known.reason, ...(known.link && { link: known.link }), ...(known.emulator && { emulator: true }) };
   if (result.verdict === 'failed') return { ...result, verdict: 'known-failure', knownFailure };
   return result.verdict === 'passed' ? { ...result, knownFailure } : result;
 }
@@ -383,7 +390,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const finalResults = shard ? results : applyRunWideVerdicts(results);
 
   const finished = new Date();
-  const runResults: RunResults = {
+  const ranResults: RunResults = {
     schemaVersion: 1,
     properties: {
       harnessVersion: harnessVersion(),
@@ -407,6 +414,10 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     },
     results: finalResults,
   };
+  const triage = options.triage
+    ? await triageResults(ranResults, planLookup(ordered, (p) => ({ rootfs: imageOf(p).facts.rootfs, digest: imageOf(p).facts.digest })), { cacheDir: options.cacheDir, signal, log: options.onTriageLog })
+    : undefined;
+  const runResults = triage?.results ?? ranResults;
   // Beside where the user runs it, not inside an installed package.
   const reportDir = resolve('reports', runId(started));
   const outputPath = (given: string | undefined, fallback: string) => (given === STDOUT_PATH ? given : resolve(given ?? fallback));
@@ -418,5 +429,5 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   await writeJunit(runResults, junitPath, options.junit);
   await writeResultsJson(runResults, jsonPath);
   await writeHtmlReport(runResults, htmlPath);
-  return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, htmlPath, exitCode: exitCodeFor(runResults) };
+  return { results: runResults, summary: summarize(runResults), junitPath, jsonPath, htmlPath, exitCode: exitCodeFor(runResults), ...(triage && { triageBoots: triage.boots }) };
 }

@@ -256,7 +256,7 @@ describe('summary', () => {
     const summary = summarize(await loadRun());
     const lines = formatSummaryTable(summary).split('\n');
     const header = lines[0] as string;
-    expect(header.split(/\s+/)).toEqual(['ISA', 'suite', 'tests', 'passed', 'failed', 'errors', 'skipped', 'known', 'flaky', 'time']);
+    expect(header.split(/\s+/)).toEqual(['ISA', 'suite', 'tests', 'passed', 'failed', 'errors', 'skipped', 'known', 'emulator-only', 'flaky', 'time']);
     const tableLines = lines.slice(0, summary.rows.length + 4);
     expect(new Set(tableLines.map((l) => l.length)).size).toBe(1);
     // Numbers are right-aligned under their header.
@@ -266,7 +266,7 @@ describe('summary', () => {
       expect(line.startsWith(row.isa)).toBe(true);
       expect(line.slice(0, failedEnd).trimEnd().endsWith(` ${row.failed}`)).toBe(true);
     });
-    expect(lines[summary.rows.length + 3]).toMatch(/^total\s+21\s+13\s+3\s+1\s+3\s+1\s+1\s+\d+\.\ds$/);
+    expect(lines[summary.rows.length + 3]).toMatch(/^total\s+21\s+13\s+3\s+1\s+3\s+1\s+0\s+1\s+\d+\.\ds$/);
     expect(lines.slice(-2)).toEqual([
       'unexpectedly passing (known failures that now pass; not a failure): 1',
       '  aarch64 busybox/ping-localhost: raw sockets unsupported under qemu-user (https://example.invalid/known/17)',

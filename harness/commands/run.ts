@@ -11,6 +11,7 @@ import { formatSummaryTable } from '../report/summary.ts';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED } from '../errors.ts';
 import { prepareRun, runMatrix, type RunOutcome } from '../run.ts';
 import { bisectExitCode, EXIT_CANNOT_JUDGE, judgeRun } from '../bisect/judge.ts';
+import { formatTriageBoots } from '../triage/index.ts';
 
 export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
   const prepared = await prepareRun({ matrixPath, filters, build: false, onNotice: printNotice });
@@ -39,6 +40,8 @@ export interface RunCommandOptions {
   junit?: JunitOptions;
   /** Exit as `git bisect run` expects: 0 pass, 1 fail, 125 cannot be judged, 130 interrupted. */
   bisect?: boolean;
+  /** Run each failure again under qemu-system with the ISA's real kernel. */
+  triage?: boolean;
 }
 
 /** A run with progress on the terminal, Ctrl-C handled, then the summary and what failed; `qualify` runs this too. */
@@ -64,9 +67,11 @@ export async function runWithProgress(options: RunCommandOptions): Promise<{ out
       signal: abort.signal,
       onNotice: printNotice,
       onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
+      onTriageLog: mode === 'quiet' ? undefined : (line) => console.error(line),
     });
     // A report on stdout ('-') keeps stdout for itself: the summary goes to stderr then.
     const say = [outcome.junitPath, outcome.jsonPath].includes(STDOUT_PATH) ? console.error : console.log;
+    if (outcome.triageBoots) say(formatTriageBoots(outcome.triageBoots));
     say(formatSummaryTable(outcome.summary));
     const failed = formatWhatFailed(outcome.results.results);
     if (failed) say(`\n${failed}`);

@@ -16,6 +16,7 @@ import {
   readHandlers,
 } from './binfmt.ts';
 import { CLANG_MAJOR, HOST_TOOLS, compilerPackages, installCommand, shellCommand, uapiHeadersDir, uapiHeadersPackage } from './packages.ts';
+import { systemRows } from '../vm/host.ts';
 import { aptDebSrcEntries, exists, findOnPath, hostDistro, installedPackages, versionLine } from './probe.ts';
 
 export interface DoctorRow {
@@ -188,6 +189,8 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   const rows: DoctorRow[] = [kernelRow(release()), await privilegeRow(), await binfmtMountRow()];
   for (const isa of isas) rows.push(...(await isaRows(isa, hostMachine, handlers, hostArch)));
   rows.push(...(await toolRows()), await overlayRow(), ...(await sourceRows(opts.sourcesDir ?? defaultSourcesDir())));
+  // Only triage (run --triage, harness triage) needs these: optional.
+  rows.push(...(await systemRows(isas, hostMachine)).map((row) => ({ ...row, required: false })));
   return { rows };
 }
 

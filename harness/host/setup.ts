@@ -18,6 +18,8 @@ import {
   readHandlers,
 } from './binfmt.ts';
 import { type HostDistro, installCommand, missingPackages, shellCommand, wantedPackages } from './packages.ts';
+import { ensureKernel, kernelStatus } from '../vm/kernels.ts';
+import { systemPackages } from '../vm/host.ts';
 import { APT_SOURCES_DIR, aptDebSrcEntries, exists, hostDistro, installedPackages } from './probe.ts';
 
 export const HARNESS_SOURCES_LIST = join(APT_SOURCES_DIR, 'harness-src.list');
@@ -32,6 +34,8 @@ export interface SetupOptions {
   /** Remove foreign binfmt handlers for these ISAs and register the harness's own. */
   replaceForeign?: boolean;
   sourcesDir?: string;
+  /** Also what triage needs: qemu-system, firmware, cpio, and the pinned Debian kernels. */
+  system?: boolean;
 }
 
 export interface SetupResult {
@@ -41,6 +45,8 @@ export interface SetupResult {
   handlers: HandlerStatus[];
   /** Source files fetched into the cache (or that would be). */
   fetched: string[];
+  /** Kernels fetched into the cache (or that would be), with --system. */
+  kernels: string[];
 }
 
 /** True when an existing deb-src entry already covers the archive and suite of our line. */
@@ -129,7 +135,8 @@ export async function runSetup(opts: SetupOptions = {}): Promise<SetupResult> {
   const distro = await requireSupportedHost(isas, dryRun);
 
   const debSrcAdded = await ensureDebSrc(dryRun, log);
-  const wanted = wantedPackages(isas, distro);
+  const hostMachine = machine();
+  const wanted = [...new Set([...wantedPackages(isas, distro), ...(opts.system ? systemPackages(isas, hostMachine) : [])])].sort();
   const missing = missingPackages(wanted, await installedPackages(wanted));
   const missingSources: string[] = [];
   for (const source of SOURCES) if (!(await exists(join(sourcesDir, source.file)))) missingSources.push(source.file);
@@ -140,7 +147,6 @@ export async function runSetup(opts: SetupOptions = {}): Promise<SetupResult> {
   if (!dryRun && (debSrcAdded || missing.length > 0 || missingSources.length > 0)) await aptUpdate(log);
   if (!dryRun) await installMissing(missing, log);
 
-  const hostMachine = machine();
   let handlers: HandlerStatus[] = [];
   if (dryRun) await planHandlers(isas, hostMachine, log);
   else {
@@ -157,7 +163,22 @@ export async function runSetup(opts: SetupOptions = {}): Promise<SetupResult> {
     log(`sources: fetching ${missingSources.join(', ')} into ${sourcesDir}`);
     await ensureSources(sourcesDir);
   }
-  return { installed: missing, debSrcAdded, handlers, fetched: missingSources };
+  const kernels = opts.system ? await ensureSystemKernels(isas, hostMachine, dryRun, log) : [];
+  return { installed: missing, debSrcAdded, handlers, fetched: missingSources, kernels };
+}
+
+/** The pinned kernels, fetched with private apt lists (the host's sources are not touched). */
+async function ensureSystemKernels(isas: readonly Isa[], hostMachine: string, dryRun: boolean, log: (line: string) => void): Promise<string[]> {
+  const fetched: string[] = [];
+  for (const isa of isas.filter((i) => !runsNatively(i, hostMachine))) {
+    const status = await kernelStatus(isa);
+    if (status.state === 'none') log(`kernel ${isa.name}: none (${status.reason}); triage reports its failures as not triaged`);
+    else if (status.state === 'present') log(`kernel ${isa.name}: ${status.kernel.release} in ${status.path}`);
+    else if (dryRun) log(`kernel ${isa.name}: would fetch ${status.kernel.package}=${status.kernel.version} from Debian ${status.kernel.suite}`);
+    else await ensureKernel(isa, { log });
+    if (status.state === 'missing') fetched.push(`${isa.name} ${status.kernel.release}`);
+  }
+  return fetched;
 }
 
 function lastLine(output: string | undefined): string {

@@ -5,12 +5,12 @@ import { unknownMessage } from './fields.ts';
 import { readIsas } from './isa-list.ts';
 import { SUITE_NAMES, type KnownFailure } from './schema.ts';
 
-const KEYS = ['test', 'arch', 'image', 'reason', 'link'] as const;
+const KEYS = ['test', 'arch', 'image', 'reason', 'link', 'emulator'] as const;
 const GLOB_CHARS = /[*?]/;
 
 export function readKnownFailures(reader: FieldReader, at: Field, imageNames: readonly string[]): KnownFailure[] {
   const failures: KnownFailure[] = [];
-  for (const item of reader.list(at, 'known failures ({ test, reason, arch?, image?, link? })') ?? []) {
+  for (const item of reader.list(at, 'known failures ({ test, reason, arch?, image?, link?, emulator? })') ?? []) {
     const entries = reader.map(item, KEYS);
     if (!entries) continue;
     const testField = reader.required(entries, 'test', item, "the failing test as '<suite>/<case>' (globs * and ? allowed)");
@@ -22,6 +22,8 @@ export function readKnownFailures(reader: FieldReader, at: Field, imageNames: re
     const image = readImageName(reader, entries.get('image'), imageNames);
     const linkField = entries.get('link');
     const link = linkField && readLink(reader, linkField);
+    const emulatorField = entries.get('emulator');
+    const emulator = emulatorField && reader.boolean(emulatorField);
     if (test === undefined || reason === undefined || isas?.length === 0) continue;
     failures.push({
       test,
@@ -29,6 +31,7 @@ export function readKnownFailures(reader: FieldReader, at: Field, imageNames: re
       ...(isas && { isas }),
       ...(image !== undefined && { image }),
       ...(link !== undefined && { link }),
+      ...(emulator && { emulator }),
     });
   }
   return failures;

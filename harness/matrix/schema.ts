@@ -35,6 +35,7 @@
  * fail_fast: false         # stop scheduling after the first failure
  * known_failures:          # failures that are reported as known-failure, not failed
  *   - { test: 'musl/robust-*', arch: s390x, reason: 'qemu-user 7.2: ...', link: 'https://...' }
+ *     # emulator: true claims a qemu-user bug; `run --triage` checks it under the real kernel
  * ```
  *
  * Rules:
@@ -150,6 +151,8 @@ export interface KnownFailure {
   image?: string;
   reason: string;
   link?: string;
+  /** The claim that it is an emulator bug: triage checks it under the real kernel on every run. */
+  emulator?: boolean;
 }
 
 export interface Matrix {

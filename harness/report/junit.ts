@@ -104,7 +104,9 @@ function extrasFor(result: CaseResult): CaseExtras {
     case 'skipped':
       return { skippedMessage: result.message ?? 'skipped' };
     case 'known-failure':
-      return { skippedMessage: `known failure: ${knownFailureText(result)}`, ...output() };
+      return { skippedMessage: `known failure: ${knownFailureText(result)}${result.triage ? ` (triage: ${result.triage.evidence})` : ''}`, ...output() };
+    case 'emulator-only':
+      return { skippedMessage: `emulator-only: ${result.triage?.evidence ?? result.message ?? 'passes under qemu-system'}`, ...output() };
     case 'failed':
       return { ...output(), reruns: rerunsOf(result, 'rerunFailure') };
     case 'error':
@@ -150,7 +152,7 @@ function addCase(testCase: JunitCase, result: CaseResult, manyImages: boolean, o
   const message = xmlSafe(result.message ?? '');
   if (result.verdict === 'failed') testCase.failure(message || 'failed', failureType(result.attempts.at(-1)));
   if (result.verdict === 'error') testCase.error(message || 'harness error', 'harness-error');
-  if (result.verdict === 'skipped' || result.verdict === 'known-failure') testCase.skipped();
+  if (result.verdict === 'skipped' || result.verdict === 'known-failure' || result.verdict === 'emulator-only') testCase.skipped();
   addExtras(testCase, { ...extrasFor(result), ...(source?.line !== undefined && { line: source.line }) });
 }
 

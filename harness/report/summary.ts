@@ -12,6 +12,8 @@ export interface Counts {
   skipped: number;
   /** Known failures that failed as expected. */
   known: number;
+  /** Failed under qemu-user, passed under qemu-system with the real kernel (triage): explained, not failed. */
+  emulatorOnly: number;
   flaky: number;
   /** Known failures that passed: worth removing from the list, not a failure. */
   unexpectedlyPassing: number;
@@ -44,7 +46,7 @@ export function knownFailureText(result: CaseResult): string {
 }
 
 export function emptyCounts(): Counts {
-  return { total: 0, passed: 0, failed: 0, error: 0, skipped: 0, known: 0, flaky: 0, unexpectedlyPassing: 0, durationMs: 0 };
+  return { total: 0, passed: 0, failed: 0, error: 0, skipped: 0, known: 0, emulatorOnly: 0, flaky: 0, unexpectedlyPassing: 0, durationMs: 0 };
 }
 
 /** Adds one result to running counts (summaries and live progress share this). */
@@ -68,6 +70,9 @@ export function countResult(into: Counts, result: CaseResult): void {
       break;
     case 'known-failure':
       into.known++;
+      break;
+    case 'emulator-only':
+      into.emulatorOnly++;
       break;
   }
 }
@@ -104,6 +109,7 @@ const COLUMNS: Array<{ title: string; value: (c: Counts) => string }> = [
   { title: 'errors', value: (c) => String(c.error) },
   { title: 'skipped', value: (c) => String(c.skipped) },
   { title: 'known', value: (c) => String(c.known) },
+  { title: 'emulator-only', value: (c) => String(c.emulatorOnly) },
   { title: 'flaky', value: (c) => String(c.flaky) },
   { title: 'time', value: (c) => `${(c.durationMs / 1000).toFixed(1)}s` },
 ];

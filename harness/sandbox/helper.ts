@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
 
-const SOURCE = fileURLToPath(new URL('sandbox-run.c', import.meta.url));
+export const SANDBOX_HELPER_SOURCE = fileURLToPath(new URL('sandbox-run.c', import.meta.url));
 
 export interface SandboxHost {
   /** The built helper binary. */
@@ -29,7 +29,7 @@ export function sandboxHost(): Promise<SandboxHost> {
 }
 
 async function buildHelper(): Promise<SandboxHost> {
-  const source = await readFile(SOURCE);
+  const source = await readFile(SANDBOX_HELPER_SOURCE);
   const digest = createHash('sha256').update(source).digest('hex').slice(0, 16);
   const dir = join(cacheRoot(), 'sandbox');
   const helper = join(dir, `sandbox-run-${digest}`);
@@ -40,12 +40,12 @@ async function buildHelper(): Promise<SandboxHost> {
   const partial = `${helper}.${process.pid}.tmp`;
   try {
     // Static: no dynamic loader at each of the thousands of starts.
-    await execa('cc', ['-O2', '-static', '-Wall', '-o', partial, SOURCE]);
+    await execa('cc', ['-O2', '-static', '-Wall', '-o', partial, SANDBOX_HELPER_SOURCE]);
     await rename(partial, helper);
   } catch (error) {
     await rm(partial, { force: true });
     const reason = (error as { shortMessage?: string }).shortMessage ?? String(error);
-    throw new HarnessError(`cannot build the sandbox helper from ${SOURCE} (${reason.split('\n')[0]}): apt-get install gcc libc6-dev`);
+    throw new HarnessError(`cannot build the sandbox helper from ${SANDBOX_HELPER_SOURCE} (${reason.split('\n')[0]}): apt-get install gcc libc6-dev`);
   }
   return { helper, mountPoint };
 }

@@ -233,28 +233,32 @@ async function runHelper(helper: string, args: string[], opts: SandboxRunOptions
 
 /** Writes files and hostFiles into a fresh directory, the overlay's top layer; none when there are none. */
 async function stageFiles(opts: SandboxRunOptions): Promise<string | undefined> {
-  const hostFiles = Object.entries(opts.hostFiles ?? {});
-  if (!opts.files?.length && hostFiles.length === 0) return undefined;
+  if (!opts.files?.length && Object.keys(opts.hostFiles ?? {}).length === 0) return undefined;
   const dir = await mkdtemp(join(tmpdir(), STAGING_PREFIX));
   try {
     await chmod(dir, 0o755);
-    for (const file of opts.files ?? []) {
-      const target = await stagingPath(dir, file.path);
-      await writeFile(target, caseFileBytes(file));
-      await chmod(target, file.mode ?? 0o644);
-    }
-    for (const [guestPath, hostPath] of hostFiles) {
-      const target = await stagingPath(dir, guestPath);
-      const source = await stat(hostPath).catch(() => {
-        throw new HarnessError(`sandbox: hostFiles['${guestPath}']: ${hostPath} does not exist: build it first or fix the path`);
-      });
-      await copyFile(hostPath, target);
-      await chmod(target, source.mode & 0o7777);
-    }
+    await writeCaseFiles(dir, opts.files, opts.hostFiles);
     return dir;
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/** Writes a case's files and hostFiles below dir, at their guest paths (the VM's initramfs uses it too). */
+export async function writeCaseFiles(dir: string, files: readonly CaseFile[] = [], hostFiles: Record<string, string> = {}): Promise<void> {
+  for (const file of files) {
+    const target = await stagingPath(dir, file.path);
+    await writeFile(target, caseFileBytes(file));
+    await chmod(target, file.mode ?? 0o644);
+  }
+  for (const [guestPath, hostPath] of Object.entries(hostFiles)) {
+    const target = await stagingPath(dir, guestPath);
+    const source = await stat(hostPath).catch(() => {
+      throw new HarnessError(`sandbox: hostFiles['${guestPath}']: ${hostPath} does not exist: build it first or fix the path`);
+    });
+    await copyFile(hostPath, target);
+    await chmod(target, source.mode & 0o7777);
   }
 }
 
