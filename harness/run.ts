@@ -177,6 +177,7 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
     applets: [],
     defaultCmd: extracted.defaultCmd,
     ...(extracted.compressedBytes !== undefined && { compressedBytes: extracted.compressedBytes }),
+    ...(extracted.archive && { archive: extracted.archive }),
   };
   const checkStarted = Date.now();
   let blocked: string | undefined;
