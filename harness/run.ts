@@ -284,7 +284,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
             throw error;
           });
           if (!attempt) return { attempt: interrupted, judgement: { passed: false, message: abortReason(abort) }, byDeadline: abort.reason instanceof DeadlineError };
-          return { attempt, judgement: judge(p.testCase, attempt, p.timeoutMs), byDeadline: false };
+          return { attempt, judgement: judge(p.testCase, attempt, p.timeoutMs, p.job.isa), byDeadline: false };
         },
       })),
       {

@@ -1,6 +1,7 @@
 // Judges one attempt of a case against what the case expects. Pure.
 import { createTwoFilesPatch } from 'diff';
 import type { TestCase } from './case.ts';
+import { type Isa, qemuBinary } from './isa.ts';
 import { describeLimitHit } from './limits.ts';
 import type { Attempt } from './results.ts';
 
@@ -19,8 +20,12 @@ export function outputDiff(expectedName: string, expected: string, gotName: stri
     .trimEnd();
 }
 
-export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number): Judgement {
-  const judged = judgeOutcome(testCase, attempt, timeoutMs);
+/** qemu-user's own failures (not the guest's): assertions, TCG and fatal errors it prints before dying. */
+const EMULATOR_CRASH = /^(qemu[-\w]*: .*(?:[Aa]ssertion|fatal|tcg|Unsupported)|\*\*\s*ERROR:.*qemu).*$/m;
+
+/** `isa` names the ISA (and its emulator) in the messages of a guest that died of a signal. */
+export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Isa): Judgement {
+  const judged = judgeOutcome(testCase, attempt, timeoutMs, isa);
   // A limit explains the failure; the memory limit is the failure (its SIGKILL says nothing more).
   const hits = attempt.limitHits ?? [];
   if (judged.passed || hits.length === 0) return judged;
@@ -29,9 +34,11 @@ export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number): 
   return { passed: false, message: `${hits.map(describeLimitHit).join('; ')}\n${judged.message ?? ''}`.trimEnd() };
 }
 
-function judgeOutcome(testCase: TestCase, attempt: Attempt, timeoutMs: number): Judgement {
+function judgeOutcome(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Isa): Judgement {
   if (attempt.timedOut) return { passed: false, message: `timed out after ${(timeoutMs / 1000).toFixed(1)} s (whole process tree killed)` };
-  if (attempt.signal) return { passed: false, message: `died of ${attempt.signal}` };
+  const crash = attempt.signal || attempt.exitCode === null ? EMULATOR_CRASH.exec(attempt.stderr)?.[0] : undefined;
+  if (crash) return { passed: false, message: `the emulator crashed${isa ? ` (${qemuBinary(isa)}, ${isa.name})` : ''}, not the guest: ${crash.trim()}` };
+  if (attempt.signal) return { passed: false, message: `died of ${attempt.signal}${isa ? ` (${isa.name} guest)` : ''}` };
   const { expect } = testCase;
   const wantedExit = expect.exitCode ?? 0;
   const problems: string[] = [];
