@@ -214,6 +214,7 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
     defaultCmd: extracted.defaultCmd,
     ...(extracted.compressedBytes !== undefined && { compressedBytes: extracted.compressedBytes }),
     ...(buildInputs && { busyboxBuild: buildInputs }),
+    ...(extracted.archive && { archive: extracted.archive }),
   };
   const checkStarted = Date.now();
   let blocked: string | undefined;

@@ -1,7 +1,7 @@
 // Judges one attempt of a case against what the case expects. Pure.
 import { createTwoFilesPatch } from 'diff';
 import type { TestCase } from './case.ts';
-import type { Isa } from './isa.ts';
+import { type Isa, qemuBinary } from './isa.ts';
 import { describeLimitHit } from './limits.ts';
 import type { Attempt } from './results.ts';
 
@@ -28,7 +28,11 @@ export function illegalInstructionMessage(isa: Pick<Isa, 'qemuCpu'>): string | u
   return isa.qemuCpu ? `illegal instruction: this binary needs a newer CPU than the ISA's baseline (${isa.qemuCpu})` : undefined;
 }
 
-export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Pick<Isa, 'qemuCpu'>): Judgement {
+/** qemu-user's own failures (not the guest's): assertions, TCG and fatal errors it prints before dying. */
+const EMULATOR_CRASH = /^(qemu[-\w]*: .*(?:[Aa]ssertion|fatal|tcg|Unsupported)|\*\*\s*ERROR:.*qemu).*$/m;
+
+/** `isa` names the ISA (and its emulator) in the messages of a guest that died of a signal. */
+export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Isa): Judgement {
   const judged = judgeOutcome(testCase, attempt, timeoutMs, isa);
   // A limit explains the failure; the memory limit is the failure (its SIGKILL says nothing more).
   const hits = attempt.limitHits ?? [];
@@ -38,12 +42,14 @@ export function judge(testCase: TestCase, attempt: Attempt, timeoutMs: number, i
   return { passed: false, message: `${hits.map(describeLimitHit).join('; ')}\n${judged.message ?? ''}`.trimEnd() };
 }
 
-function judgeOutcome(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Pick<Isa, 'qemuCpu'>): Judgement {
+function judgeOutcome(testCase: TestCase, attempt: Attempt, timeoutMs: number, isa?: Isa): Judgement {
   if (attempt.timedOut) return { passed: false, message: `timed out after ${(timeoutMs / 1000).toFixed(1)} s (whole process tree killed)` };
+  const crash = attempt.signal || attempt.exitCode === null ? EMULATOR_CRASH.exec(attempt.stderr)?.[0] : undefined;
+  if (crash) return { passed: false, message: `the emulator crashed${isa ? ` (${qemuBinary(isa)}, ${isa.name})` : ''}, not the guest: ${crash.trim()}` };
   const illegal = isa && illegalInstructionMessage(isa);
   if (attempt.signal === 'SIGILL' && illegal && testCase.expect.signal !== 'SIGILL') return { passed: false, message: illegal };
   const { expect } = testCase;
-  if (attempt.signal && attempt.signal !== expect.signal) return { passed: false, message: `died of ${attempt.signal}${expect.signal ? `, expected ${expect.signal}` : ''}` };
+  if (attempt.signal && attempt.signal !== expect.signal) return { passed: false, message: `died of ${attempt.signal}${isa ? ` (${isa.name} guest)` : ''}${expect.signal ? `, expected ${expect.signal}` : ''}` };
   const wantedExit = expect.exitCode ?? 0;
   const problems: string[] = [];
   if (expect.signal && !attempt.signal) problems.push(`expected to die of ${expect.signal}, exited ${attempt.exitCode}`);

@@ -56,6 +56,14 @@ describe('limits: pure pieces', () => {
     expect(judge({ name: 'x', suite: 's', argv: ['x'], expect: {} }, attempt, 1000)).toEqual({ passed: false, message: 'out of memory (limit 512 MiB)' });
   });
 
+  it('names a guest that died of a signal with its ISA, and an emulator crash as the emulator\'s', () => {
+    const died = { exitCode: null, signal: 'SIGSEGV', timedOut: false, durationMs: 1, stdout: '', stderr: '' };
+    const testCase = { name: 'x', suite: 's', argv: ['x'], expect: {} };
+    expect(judge(testCase, died, 1000, aarch64).message).toBe('died of SIGSEGV (aarch64 guest)');
+    const crashed = { ...died, signal: 'SIGABRT', stderr: "qemu-aarch64-static: ../../accel/tcg/cpu-exec.c:1000: cpu_exec: Assertion `x' failed.\n" };
+    expect(judge(testCase, crashed, 1000, aarch64).message).toBe("the emulator crashed (qemu-aarch64-static, aarch64), not the guest: qemu-aarch64-static: ../../accel/tcg/cpu-exec.c:1000: cpu_exec: Assertion `x' failed.");
+  });
+
   it('reads limits: from the matrix and from a suite, with did-you-mean for unknown keys', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'limits-matrix-'));
     try {

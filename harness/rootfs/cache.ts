@@ -6,7 +6,7 @@ import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/p
 import { cacheWriteError, makeCacheTempDir, renameIntoPlace } from '../cache-temp.ts';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
-import type { SkippedMember } from './extract.ts';
+import type { ArchiveFindings, SkippedMember } from './extract.ts';
 
 /** What image.json keeps: everything a cache hit must answer without the source. */
 export interface ImageRecord {
@@ -16,6 +16,8 @@ export interface ImageRecord {
   compressedBytes?: number;
   /** Members not created (device nodes, FIFOs, unknown types). */
   skipped: SkippedMember[];
+  /** What the archive's headers ship (absent in entries made before this was recorded). */
+  archive?: ArchiveFindings;
 }
 
 export interface CachedImage extends ImageRecord {

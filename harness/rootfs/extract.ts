@@ -13,6 +13,16 @@ import { HarnessError } from '../errors.ts';
 import { openTarBytes } from './decompress.ts';
 import { InRootPathError, isPlainDirectory, memberComponents, resolveInRoot } from './in-root.ts';
 
+/** What the archive itself ships that an image should not, judged from its tar headers (guest paths). */
+export interface ArchiveFindings {
+  /** Character and block device nodes (never created on extraction, so the tree cannot show them). */
+  devices: string[];
+  /** Files with the setuid or setgid bit. */
+  setuid: string[];
+  /** World-writable directories without the sticky bit. */
+  worldWritableDirs: string[];
+}
+
 export interface SkippedMember {
   name: string;
   reason: string;
@@ -53,6 +63,7 @@ const KEEP_OWNERS = process.getuid?.() === 0;
  */
 export class RootfsWriter {
   readonly skipped: SkippedMember[] = [];
+  readonly findings: ArchiveFindings = { devices: [], setuid: [], worldWritableDirs: [] };
   private readonly directories = new Map<string, Ownership>();
   /** Host paths (and their ancestors) written by the layer being applied: opaque whiteouts keep them. */
   private writtenThisLayer = new Set<string>();
@@ -115,6 +126,7 @@ export class RootfsWriter {
         return await this.whiteout([...parts.slice(0, -1), hidden]);
       }
       const type = header.type ?? 'file';
+      this.judge(`/${parts.join('/')}`, type, header.mode ?? 0);
       const notCreated = NOT_CREATED[type];
       if (notCreated) return void this.skipped.push({ name: header.name, reason: `${notCreated} not created` });
       const ownership = ownershipOf(header);
@@ -157,6 +169,12 @@ export class RootfsWriter {
     } finally {
       entry.resume(); // drain what was not written (whiteouts, links, skipped members)
     }
+  }
+
+  private judge(guestPath: string, type: Header['type'], mode: number): void {
+    if (type === 'character-device' || type === 'block-device') this.findings.devices.push(guestPath);
+    else if ((type === 'file' || type === 'contiguous-file') && mode & 0o6000) this.findings.setuid.push(guestPath);
+    else if (type === 'directory' && mode & 0o002 && !(mode & 0o1000)) this.findings.worldWritableDirs.push(guestPath);
   }
 
   private markWritten(host: string): void {

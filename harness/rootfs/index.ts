@@ -7,11 +7,11 @@ import { cacheRoot } from '../paths.ts';
 import { cachedImage, makeTempDir, removeTree } from './cache.ts';
 import { hashFile, sha256OfTree } from './digest.ts';
 import { readDockerArchive } from './docker-archive.ts';
-import { RootfsWriter, type SkippedMember } from './extract.ts';
+import { type ArchiveFindings, RootfsWriter, type SkippedMember } from './extract.ts';
 import { readOciLayout, type LayeredImage } from './oci.ts';
 
 export { checkImageIsa, DEFAULT_ENTRY, ImageIsaMismatchError } from './isa-check.ts';
-export type { SkippedMember } from './extract.ts';
+export type { ArchiveFindings, SkippedMember } from './extract.ts';
 
 export type ImageSource =
   /** A rootfs archive: .tar, .tar.gz, .tar.xz, .tar.bz2, .tar.zst (an Alpine minirootfs). */
@@ -35,6 +35,8 @@ export interface ExtractedImage {
   source: ImageSource;
   /** Members that were not created: device nodes, FIFOs, unknown types. */
   skipped: SkippedMember[];
+  /** What the archive ships (devices, setuid files, world-writable dirs), from its headers; absent for directories. */
+  archive?: ArchiveFindings;
   /** 'extracted' by this call, found in the 'cache', or a directory used 'in-place'. */
   origin: 'extracted' | 'cache' | 'in-place';
 }
@@ -84,7 +86,7 @@ async function prepareTarball(source: Extract<ImageSource, { kind: 'tarball' }>,
     const writer = new RootfsWriter(rootfs);
     await writer.apply(source.path, { layer: false, label: source.path, signal });
     await writer.finish();
-    return { defaultCmd: ['/bin/sh'], compressedBytes: hashes.bytes, skipped: writer.skipped };
+    return { defaultCmd: ['/bin/sh'], compressedBytes: hashes.bytes, skipped: writer.skipped, archive: writer.findings };
   });
   return { ...image, source };
 }
@@ -94,7 +96,7 @@ async function prepareLayered(layered: LayeredImage, source: ImageSource, cacheD
     const writer = new RootfsWriter(rootfs);
     for (const layer of layered.layers) await writer.apply(layer, { layer: true, label: `${source.path}: layer ${layer}`, signal });
     await writer.finish();
-    return { defaultCmd: layered.defaultCmd, compressedBytes: layered.compressedBytes, skipped: writer.skipped };
+    return { defaultCmd: layered.defaultCmd, compressedBytes: layered.compressedBytes, skipped: writer.skipped, archive: writer.findings };
   });
   return { ...image, source };
 }

@@ -192,6 +192,19 @@ static void symlink_or_die(const char *to, const char *dev, const char *name) {
   if (symlink(to, link) < 0) die("symlink %s", link);
 }
 
+/* As container engines do: the parts of /proc that reach the host kernel (sysctls, sysrq,
+ * IRQs, buses) are read-only for the guest, who may be real root. */
+static void protect_proc(const char *proc) {
+  static const char *const readonly[] = {"/sys", "/sysrq-trigger", "/irq", "/bus"};
+  for (size_t i = 0; i < sizeof readonly / sizeof *readonly; i++) {
+    char path[4096];
+    path_join(path, sizeof path, proc, readonly[i]);
+    if (access(path, F_OK) < 0) continue;
+    mount_or_die(path, path, NULL, MS_BIND | MS_REC, NULL);
+    mount_or_die(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  }
+}
+
 static void populate(const char *root) {
   char proc[4096], dev[4096], tmp[4096], sub[4096];
   path_join(proc, sizeof proc, root, "/proc");
@@ -199,6 +212,7 @@ static void populate(const char *root) {
   path_join(tmp, sizeof tmp, root, "/tmp");
   mkdir_or_die(proc, 0555);
   mount_or_die("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  protect_proc(proc);
   mkdir_or_die(dev, 0755);
   mount_or_die("dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
   static const struct device devices[] = {{"/null", 1, 3}, {"/zero", 1, 5}, {"/full", 1, 7}, {"/random", 1, 8}, {"/urandom", 1, 9}, {"/tty", 5, 0}};

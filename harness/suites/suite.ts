@@ -1,6 +1,7 @@
 // A suite turns an image and an ISA into cases. Suites never run anything in an image:
 // what they need to know about it (its applets, its toolchain) arrives in the context.
 // The one process a suite may start is a compiler building its programs (musl suite).
+import type { ArchiveFindings } from '../rootfs/extract.ts';
 import type { TestCase } from '../case.ts';
 import type { Isa } from '../isa.ts';
 
@@ -19,6 +20,8 @@ export interface ImageFacts {
   defaultCmd: string[];
   /** Compressed size of the image's rootfs archive in bytes, when it came as one. */
   compressedBytes?: number;
+  /** What its archive ships, from the tar headers (devices are never extracted); absent for a directory. */
+  archive?: ArchiveFindings;
   /** For the project's own images: the BusyBox source tarball and .config it was built from. */
   busyboxBuild?: BusyboxBuildInputs;
 }

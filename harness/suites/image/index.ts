@@ -47,6 +47,12 @@ export function pidOneCase(defaultCmd: readonly string[]): TestCase {
   return { name, suite: SUITE, argv: [...defaultCmd, '-c', 'echo "pid $$"'], pid1: true, expect: { stdout: 'pid 1\n' }, crossIsa: true };
 }
 
+/** A case judged from the archive's own headers; skipped for images that did not come as an archive. */
+function archiveCase(name: string, found: readonly string[] | undefined, describe: (path: string) => string): TestCase {
+  if (found === undefined) return skipped(name, 'the image did not come as an archive (or was cached before archives were judged)');
+  return findingsCase(name, found.map(describe));
+}
+
 export function sizeBudgetCase(compressedBytes: number | undefined, budget: unknown): TestCase {
   const name = 'compressed image fits its size budget';
   if (budget === undefined) return skipped(name, 'no sizeBudgetBytes in the image suite settings');
@@ -73,7 +79,12 @@ export async function imageCases(ctx: SuiteContext): Promise<TestCase[]> {
   if (unameMissing.length > 0) unameCase.skip = `applet ${unameMissing.join(', ')} not in this BusyBox build`;
   return [
     ...imageRows().map((row) => rowToCase(row, SUITE, present, image.busyboxVersion)),
-    findingsCase('/dev is empty in the image', dev.map((entry) => `/dev/${entry} ships in the image`)),
+    findingsCase('/dev is empty in the image', [
+      ...dev.map((entry) => `/dev/${entry} ships in the image`),
+      ...(image.archive?.devices ?? []).map((path) => `${path} is a device node in the archive`),
+    ]),
+    archiveCase('no setuid or setgid files in the archive', image.archive?.setuid, (path) => `${path} is setuid or setgid`),
+    archiveCase('world-writable directories have the sticky bit', image.archive?.worldWritableDirs, (path) => `${path} is world-writable without the sticky bit`),
     image.applets.length > 0
       ? findingsCase('applet links name applets', await appletLinkProblems(image.rootfs, image.applets))
       : skipped('applet links name applets', 'the image lists no BusyBox applets'),

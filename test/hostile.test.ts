@@ -1,0 +1,146 @@
+// Hostile images, refused or contained, the host untouched: tar members that climb out (..,
+// absolute names, symlinked parents, hard links out), 4096-byte names; device nodes, setuid
+// files and world-writable dirs judged from the archive itself (recorded in the cache entry);
+// and, under QEMU on the built aarch64 image, a guest that loops, tries the network, writes
+// /proc/sys and sysrq, and mounts. (Fork bombs, a full /tmp and a gigabyte of stdout: limits.test.)
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tarStream from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HarnessError } from '../harness/errors.ts';
+import { ensureHandlers } from '../harness/host/binfmt.ts';
+import { isaByName } from '../harness/isa.ts';
+import { prepareImage } from '../harness/rootfs/index.ts';
+import { ownCgroupLeaks } from '../harness/sandbox/cgroup.ts';
+import { runInSandbox, sandboxLeaks, snapshotHost, type HostSnapshot } from '../harness/sandbox/index.ts';
+import { imageCases } from '../harness/suites/image/index.ts';
+import { buildImages } from '../images/build.ts';
+
+const aarch64 = isaByName('aarch64');
+const isRoot = process.getuid?.() === 0;
+let scratch: string;
+
+type Member = { header: Partial<tarStream.Header> & { name: string }; body?: string };
+
+async function tarFile(name: string, members: Member[]): Promise<string> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (chunk) => void chunks.push(chunk as Buffer));
+  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
+  for (const { header, body } of members) pack.entry(header as tarStream.Header, body ?? '');
+  pack.finalize();
+  await ended;
+  const path = join(scratch, name);
+  await writeFile(path, Buffer.concat(chunks));
+  return path;
+}
+
+const dir = (name: string, mode = 0o755): Member => ({ header: { name, type: 'directory', mode } });
+const file = (name: string, body = 'x', mode = 0o644): Member => ({ header: { name, type: 'file', mode }, body });
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'hostile-test-'));
+});
+afterAll(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('hostile archives', () => {
+  const outside = () => join(scratch, 'outside');
+  const refusals: Array<[string, Member[], RegExp]> = [
+    ['dot-dot', [dir('etc/'), file('etc/../../outside/x')], /climbs out of the rootfs with '\.\.'/],
+    ['hard link out', [{ header: { name: 'steal', type: 'link', linkname: '../../../../etc/passwd' } }], /hard link to .*climbs out/],
+    ['4096-byte name', [file(`${'a'.repeat(250)}/`.repeat(16) + 'x')], /cannot extract|name|long/i],
+  ];
+  it.each(refusals)('refuses %s, writes nothing outside, caches nothing', async (label, members, message) => {
+    const cacheDir = join(scratch, `cache-${label.replace(/\W/g, '-')}`);
+    const path = await tarFile(`${label.replace(/\W/g, '-')}.tar`, [dir('bin/'), file('bin/busybox'), ...members]);
+    const error = await prepareImage({ kind: 'tarball', path }, aarch64, { cacheDir }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HarnessError);
+    expect((error as Error).message).toContain(path);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message.split('\n')).toHaveLength(1);
+    expect(existsSync(outside())).toBe(false);
+    expect(await readdir(join(cacheDir, 'rootfs')).catch(() => [])).toEqual([]);
+  });
+
+  it('resolves a symlinked parent with the rootfs as /: the member lands inside', async () => {
+    const path = await tarFile('symlinked-parent.tar', [dir('bin/'), file('bin/busybox'), { header: { name: 'up', type: 'symlink', linkname: '../../../../..' } }, file('up/outside/x')]);
+    const image = await prepareImage({ kind: 'tarball', path }, aarch64, { cacheDir: join(scratch, 'cache-symlink') });
+    expect(existsSync(outside())).toBe(false);
+    expect(await readFile(join(image.rootfs, 'outside/x'), 'utf8')).toBe('x');
+  });
+
+  it('keeps an absolute member inside the rootfs', async () => {
+    const path = await tarFile('absolute.tar', [dir('bin/'), file('bin/busybox'), file(join(scratch, 'outside-abs'))]);
+    const image = await prepareImage({ kind: 'tarball', path }, aarch64, { cacheDir: join(scratch, 'cache-abs') });
+    expect(existsSync(join(scratch, 'outside-abs'))).toBe(false);
+    expect(existsSync(join(image.rootfs, scratch, 'outside-abs'))).toBe(true);
+  });
+
+  it('judges device nodes, setuid files and world-writable dirs from the archive, recorded in the cache entry', async () => {
+    const path = await tarFile('shady.tar', [
+      dir('bin/'), file('bin/busybox'), dir('dev/'),
+      { header: { name: 'dev/sda', type: 'block-device', mode: 0o660, devmajor: 8, devminor: 0 } },
+      { header: { name: 'dev/mem', type: 'character-device', mode: 0o640, devmajor: 1, devminor: 1 } },
+      file('bin/su', 'x', 0o4755), file('bin/wall', 'x', 0o2755),
+      dir('tmp/', 0o1777), dir('var/', 0o755), dir('var/drop/', 0o777),
+    ]);
+    const cacheDir = join(scratch, 'cache-shady');
+    const image = await prepareImage({ kind: 'tarball', path }, aarch64, { cacheDir });
+    const expected = { devices: ['/dev/sda', '/dev/mem'], setuid: ['/bin/su', '/bin/wall'], worldWritableDirs: ['/var/drop'] };
+    expect(image.archive).toEqual(expected);
+    // The extracted tree has no device node; the record keeps what the archive shipped, for cache hits too.
+    expect(await readdir(join(image.rootfs, 'dev'))).toEqual([]);
+    expect(JSON.parse(await readFile(join(image.rootfs, '..', 'image.json'), 'utf8')).archive).toEqual(expected);
+    expect((await prepareImage({ kind: 'tarball', path }, aarch64, { cacheDir })).archive).toEqual(expected);
+
+    const cases = await imageCases({
+      isa: aarch64, settings: {},
+      image: { ref: 'shady', digest: image.digest, rootfs: image.rootfs, applets: [], defaultCmd: ['/bin/sh'], archive: image.archive },
+    });
+    const findings = (name: string) => cases.find((c) => c.name === name)!.argv.slice(4);
+    expect(findings('/dev is empty in the image')).toEqual(['/dev/sda is a device node in the archive', '/dev/mem is a device node in the archive']);
+    expect(findings('no setuid or setgid files in the archive')).toEqual(['/bin/su is setuid or setgid', '/bin/wall is setuid or setgid']);
+    expect(findings('world-writable directories have the sticky bit')).toEqual(['/var/drop is world-writable without the sticky bit']);
+  });
+});
+
+describe.skipIf(!isRoot)('hostile guests under QEMU (built aarch64 image)', () => {
+  let rootfs: string;
+  let before: HostSnapshot;
+  beforeAll(async () => {
+    before = await snapshotHost();
+    await ensureHandlers([aarch64]);
+    const built = (await buildImages({ arches: [aarch64] })).images.aarch64!;
+    rootfs = (await prepareImage({ kind: 'tarball', path: built.rootfsTarGz, sha512: built.sha512 }, aarch64)).rootfs;
+  });
+  afterAll(async () => {
+    if (before) expect(sandboxLeaks(before, await snapshotHost())).toEqual({ mounts: [], processes: [], stagingDirs: [] });
+    expect(await ownCgroupLeaks()).toEqual([]);
+  });
+
+  it('a shell that loops forever is killed at its timeout, whole tree included', async () => {
+    const result = await runInSandbox({ rootfs, isa: aarch64, argv: ['/bin/sh', '-c', 'while :; do :; done & while :; do :; done'], timeoutMs: 3000 });
+    expect(result).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
+  });
+
+  it('no network but loopback, no host sysctls or sysrq, mounts stay in its own namespace', async () => {
+    const hostname = await readFile('/proc/sys/kernel/hostname', 'utf8');
+    const swappiness = await readFile('/proc/sys/vm/swappiness', 'utf8');
+    const script = [
+      'ip -o link | cut -d: -f2 | tr -d " "',
+      'wget -q -T 2 -O- http://192.0.2.1/ >/dev/null 2>&1 && echo net-open || echo net-closed',
+      'echo 0 > /proc/sys/vm/swappiness 2>/dev/null && echo sysctl-written || echo sysctl-refused',
+      'echo h > /proc/sysrq-trigger 2>/dev/null && echo sysrq-written || echo sysrq-refused',
+      'mkdir -p /mnt/x && mount -t tmpfs guest-tmpfs /mnt/x && echo mounted',
+    ].join('\n');
+    const result = await runInSandbox({ rootfs, isa: aarch64, argv: ['/bin/sh', '-c', script], timeoutMs: 60_000 });
+    expect(result.stdout).toBe('lo\nnet-closed\nsysctl-refused\nsysrq-refused\nmounted\n');
+    expect(await readFile('/proc/sys/vm/swappiness', 'utf8')).toBe(swappiness);
+    expect(await readFile('/proc/sys/kernel/hostname', 'utf8')).toBe(hostname);
+    expect(await readFile('/proc/mounts', 'utf8')).not.toContain('guest-tmpfs');
+  });
+});
