@@ -127,9 +127,9 @@ describe('a guest that dies of SIGILL', () => {
       .toBe("exit code: expected 0, got 132 (illegal instruction: this binary needs a newer CPU than the ISA's baseline (cortex-a7))");
   });
 
-  it('keeps the plain signal where the table names no baseline CPU', () => {
-    expect(judge(testCase, attempt({ signal: 'SIGILL' }), 1000, isaByName('aarch64')).message).toBe('died of SIGILL');
-    expect(judge(testCase, attempt({ signal: 'SIGSEGV' }), 1000, isaByName('armhf')).message).toBe('died of SIGSEGV');
+  it('keeps the plain signal, named with its ISA, where the table names no baseline CPU', () => {
+    expect(judge(testCase, attempt({ signal: 'SIGILL' }), 1000, isaByName('aarch64')).message).toBe('died of SIGILL (aarch64 guest)');
+    expect(judge(testCase, attempt({ signal: 'SIGSEGV' }), 1000, isaByName('armhf')).message).toBe('died of SIGSEGV (armhf guest)');
   });
 });
 
