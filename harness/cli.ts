@@ -224,11 +224,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--html <file>', 'HTML report with the qualification (default: report.html beside the JUnit; with --against only when given)')
     .option('--markdown <file>', 'Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)')
     .option('-q, --quiet', 'no progress, only the summary and the verdict')
-    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { baseline: string[]; against?: string[]; durationThreshold?: DurationThreshold; jobs?: number; junit?: string; json?: string; html?: string; markdown?: string; quiet?: boolean }) => {
+    .option('--triage', 'first run each failure again under qemu-system with the ISA\'s real Linux kernel; emulator-only failures do not fail qualification (needs `harness setup --system`)')
+    .action(act(async (matrixPath: string | undefined, opts: FilterFlags & { baseline: string[]; against?: string[]; durationThreshold?: DurationThreshold; jobs?: number; junit?: string; json?: string; html?: string; markdown?: string; quiet?: boolean; triage?: boolean }) => {
       const { qualifyCommand } = await import('./commands/qualify.ts');
       return qualifyCommand({
         matrixPath, baseline: opts.baseline, against: opts.against, filters: filtersOf(opts), jobs: opts.jobs, junitPath: opts.junit, jsonPath: opts.json,
-        htmlPath: opts.html, markdownPath: opts.markdown, durationThreshold: opts.durationThreshold, quiet: opts.quiet ?? false,
+        htmlPath: opts.html, markdownPath: opts.markdown, durationThreshold: opts.durationThreshold, triage: opts.triage, quiet: opts.quiet ?? false,
       });
     }));
 

@@ -11,6 +11,7 @@ import { loadRun } from '../report/load.ts';
 import type { RunResults } from '../results.ts';
 import { DEFAULT_MATRIX } from '../run.ts';
 import { writeReports, type ReportOutputs } from './report.ts';
+import { triageRun } from '../triage/rerun.ts';
 import { runWithProgress } from './run.ts';
 
 export interface QualifyCommandOptions extends ReportOutputs {
@@ -23,6 +24,8 @@ export interface QualifyCommandOptions extends ReportOutputs {
   junitPath?: string;
   jsonPath?: string;
   durationThreshold?: DurationThreshold;
+  /** Run the failures again under qemu-system first (harness/triage): emulator-only ones are explained. */
+  triage?: boolean;
   quiet: boolean;
 }
 
@@ -48,6 +51,7 @@ export async function qualifyCommand(options: QualifyCommandOptions): Promise<nu
       const { name } = await loadMatrix(options.matrixPath);
       checkSameMatrix(name, run, options.against.join(', '));
     }
+    if (options.triage) run = (await triageRun(run, { matrixPath: options.matrixPath, log: (line) => console.error(line) })).results;
   } else {
     const matrix = await loadMatrix(resolve(options.matrixPath ?? DEFAULT_MATRIX));
     checkSameMatrix(matrix.name, baseline, baselineFile);
