@@ -174,7 +174,7 @@ describe.skipIf(!isRoot)('limits on the real kernel under QEMU', () => {
     expect(result.limitHits).toContainEqual({ limit: 'pids', value: 40 });
     const message = judge({ name: 'bomb', suite: 'limits', argv: ['sh'], expect: {} }, result, 8000).message;
     expect(message).toMatch(/^hit the process limit \(40 tasks\)/);
-    expect(message).toMatch(/timed out after 8\.0 s/);
+    // Then the shell either hangs to the timeout or dies of a failed fork: both are fine, the limit is named first.
     expect(await ownCgroupLeaks()).toEqual([]);
   });
 
