@@ -24,7 +24,7 @@ import { STDOUT_PATH } from './report/atomic.ts';
 import { writeResultsJson } from './report/json.ts';
 import { createProgress, type ProgressMode } from './report/progress.ts';
 import { exitCodeFor, summarize, type Summary } from './report/summary.ts';
-import type { Attempt, CaseResult, RunProperties, RunResults, ShardProperties } from './results.ts';
+import type { Attempt, CaseResult, RunResults, ShardProperties } from './results.ts';
 import { ImageDoesNotBootError, imageApplets } from './rootfs/applets.ts';
 import { checkImageIsa, ImageIsaMismatchError, prepareImage, type ImageSource } from './rootfs/index.ts';
 import { runCase } from './run-case.ts';
@@ -298,9 +298,6 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const results: CaseResult[] = [...checks];
   const byId = new Map(ordered.map((p, index) => [String(index), p]));
   const imageOf = (p: PlannedCase) => images.get(`${p.job.image.name}/${p.job.isa.name}`)!;
-  const imageProps: RunProperties['images'] = Object.fromEntries(
-    [...images].map(([key, image]) => [key, { digest: image.facts.digest, isa: image.isa.name }]),
-  );
 
   const progress = createProgress({
     isas: isas.map((isa) => isa.name),
@@ -391,6 +388,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const finalResults = shard ? results : applyRunWideVerdicts(results);
 
   const finished = new Date();
+  const usedImages = new Set(finalResults.filter((r) => r.imageDigest).map((r) => `${r.image}/${r.isa}`));
   const ranResults: RunResults = {
     schemaVersion: 1,
     properties: {
@@ -409,7 +407,9 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
           }),
         ),
       ),
-      images: imageProps,
+      // The images its results ran on: a job whose cases the filters all left out (in a shard,
+      // say) had its image prepared, but the run did not use it.
+      images: Object.fromEntries([...images].filter(([key]) => usedImages.has(key)).map(([key, image]) => [key, { digest: image.facts.digest, isa: image.isa.name }])),
       limits: { ...(await describeLimitMechanisms()), defaults: { ...matrix.limits } },
       ...(shard && { shard }),
     },
