@@ -3,8 +3,7 @@
 // file-times probe (qemu-user 7.2 s390x reads nanoseconds back as 0) is emulator-only; a sort
 // planted to be wrong on s390x only stays failed, also under the real kernel; a listed
 // "emulator bug" that is the image's fault is caught; passing cases are not run again.
-import { cp, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { lstatSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -12,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isaByName } from '../harness/isa.ts';
 import { REPO_ROOT } from '../harness/paths.ts';
 import type { CaseResult, RunResults } from '../harness/results.ts';
-import { prepareRun, runMatrix } from '../harness/run.ts';
+import { runMatrix } from '../harness/run.ts';
 import { kernelStatus } from '../harness/vm/kernels.ts';
 import { systemEmulation } from '../harness/isa.ts';
 import { findOnPath } from '../harness/host/probe.ts';
+import { plantBigEndianSort } from './fixtures/planted-sort.ts';
 
-const ISAS = ['aarch64', 'armv7', 's390x'];
 const SCHEMA = join(REPO_ROOT, '..', 'shared', 'schemas', 'junit-10.xsd');
 const s390x = isaByName('s390x');
 
@@ -53,18 +52,7 @@ describe.skipIf(reason)('harness triage on real kernels under qemu-system', () =
 
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'triage-test-'));
-    // Copies of the built rootfs; in the s390x one, sort reverses its output as a byte-order bug would.
-    for (const isa of ISAS) {
-      const matrix = join(scratch, `src-${isa}.yaml`);
-      await writeFile(matrix, `arches: [${isa}]\nimages: [built]\nsuites: { image: {} }\n`);
-      // build: true builds (or finds in the cache) the image, as on a fresh CI machine.
-      const source = (await prepareRun({ matrixPath: matrix, build: true })).images.get(`built/${isa}`)!.facts.rootfs;
-      await cp(source, join(scratch, `rootfs-${isa}`), { recursive: true, verbatimSymlinks: true });
-    }
-    const root = join(scratch, 'rootfs-s390x');
-    const sort = [join(root, 'usr', 'bin', 'sort'), join(root, 'bin', 'sort')].find((path) => lstatSync(path, { throwIfNoEntry: false }))!;
-    await unlink(sort);
-    await writeFile(sort, '#!/bin/sh\n/bin/busybox sort "$@" | /bin/busybox tac\n', { mode: 0o755 });
+    const planted = await plantBigEndianSort(scratch);
 
     // The listed "emulator bug" on a sort case is false: the image is what is broken.
     wrongSortCase = 'busybox/sort by key with separator';
@@ -72,7 +60,7 @@ describe.skipIf(reason)('harness triage on real kernels under qemu-system', () =
     await writeFile(matrix, [
       'arches: [aarch64, armv7, s390x]',
       'images:',
-      `  - { name: broken-sort, directory: '${join(scratch, 'rootfs-{arch}')}' }`,
+      `  - { name: broken-sort, directory: '${planted}' }`,
       'suites: { busybox: {}, musl: {} }',
       'known_failures:',
       "  - { test: 'musl/file-times [empty root]', arch: s390x, emulator: true, reason: 'qemu-user 7.2 s390x stat returns tv_nsec 0' }",
