@@ -57,7 +57,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('setup')
-    .description('As root on Debian/Ubuntu: install what is missing (apt), mount binfmt_misc, register QEMU handlers, fetch the sources. Elsewhere: say what to do.')
+    .description("As root on Debian/Ubuntu: install what is missing (apt), add a deb-src line for the machine's own mirror where its suite has the pinned sources, mount binfmt_misc, register QEMU handlers, fetch the sources (by URL from images/source-urls.list or $HARNESS_SOURCE_LIST where the suite lacks them). Elsewhere: say what to do.")
     .addOption(archOption())
     .option('-n, --dry-run', 'print what would be done, change nothing')
     .option('--replace-foreign-binfmt', 'replace QEMU handlers registered by something else (e.g. binfmt-support) that lack the F flag')

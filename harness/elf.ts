@@ -1,6 +1,7 @@
 // Reads the few ELF header facts that say which ISA a binary is for, and whether it is
 // static. Pure: works on a Buffer, so tests need no files.
 import { open, readFile } from 'node:fs/promises';
+import { HarnessError } from './errors.ts';
 import type { ArmLevel, Endianness, Isa } from './isa.ts';
 
 export interface ElfFacts {
@@ -24,13 +25,14 @@ const DT_NULL = 0;
 const DT_NEEDED = 1;
 const DT_STRTAB = 5;
 
-export class NotElfError extends Error {}
+export class NotElfError extends HarnessError {}
 
 export function parseElf(buf: Buffer): ElfFacts {
   if (buf.length < 52 || buf.readUInt32BE(0) !== 0x7f454c46) throw new NotElfError('not an ELF file');
   const elfClass = buf[4] === 2 ? 64 : buf[4] === 1 ? 32 : undefined;
   const endianness = buf[5] === 1 ? 'little' : buf[5] === 2 ? 'big' : undefined;
   if (!elfClass || !endianness) throw new NotElfError(`bad ELF ident (class ${buf[4]}, data ${buf[5]})`);
+  if (elfClass === 64 && buf.length < 64) throw new NotElfError(`truncated ELF64 header (${buf.length} of 64 bytes)`);
   const le = endianness === 'little';
   const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
   const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
@@ -41,6 +43,9 @@ export function parseElf(buf: Buffer): ElfFacts {
   const phoff = addr(elfClass === 64 ? 32 : 28);
   const phentsize = u16(elfClass === 64 ? 54 : 42);
   const phnum = u16(elfClass === 64 ? 56 : 44);
+  // Each program header is read up to its p_filesz field: a smaller e_phentsize is corrupt.
+  const phMinimum = elfClass === 64 ? 40 : 20;
+  if (phnum > 0 && phentsize < phMinimum) throw new NotElfError(`bad e_phentsize ${phentsize} (a program header needs at least ${phMinimum} bytes)`);
   let interpreter: string | undefined;
   let dynamic: { offset: number; size: number } | undefined;
   const loads: Array<{ offset: number; vaddr: number; size: number }> = [];

@@ -166,7 +166,7 @@ interface BuildContext {
 function source(sources: VerifiedSource[], isa: Isa, name: VerifiedSource['name']): VerifiedSource {
   const wanted = sourcesFor(isa).find((s) => s.name === name);
   const found = sources.find((s) => s.file === wanted?.file);
-  if (!found) throw new Error(`${isa.name}: no pinned source named ${name}`);
+  if (!found) throw new HarnessError(`${isa.name}: no pinned source named ${name}; add one to SOURCES in images/sources.ts`);
   return found;
 }
 

@@ -2,6 +2,7 @@
 // modes, which fixed symlinks, and which template files from images/rootfs/ go where.
 // Pure: turns built binaries plus templates into a sorted list of tar entries.
 import type { Isa } from '../harness/isa.ts';
+import { HarnessError } from '../harness/errors.ts';
 
 export interface RootfsEntry {
   /** Path inside the rootfs, without a leading slash; directories without a trailing one. */
@@ -68,7 +69,7 @@ export function rootfsEntries(inputs: RootfsInputs): RootfsEntry[] {
   const loader = muslLoaderPath(inputs.isa);
   const byPath = new Map<string, RootfsEntry>();
   const add = (entry: RootfsEntry) => {
-    if (byPath.has(entry.path)) throw new Error(`rootfs: ${entry.path} added twice`);
+    if (byPath.has(entry.path)) throw new HarnessError(`rootfs: ${entry.path} added twice (a template in images/ or an applet path gives it again); remove one of them`);
     byPath.set(entry.path, entry);
   };
   for (const [path, mode] of DIRECTORIES) add(dir(path, mode));
@@ -86,7 +87,7 @@ export function rootfsEntries(inputs: RootfsInputs): RootfsEntry[] {
   }
   for (const entry of byPath.values()) {
     const parent = entry.path.split('/').slice(0, -1).join('/');
-    if (parent && byPath.get(parent)?.type !== 'directory') throw new Error(`rootfs: ${entry.path} has no parent directory ${parent}`);
+    if (parent && byPath.get(parent)?.type !== 'directory') throw new HarnessError(`rootfs: ${entry.path} has no parent directory ${parent}; add ${parent} to the rootfs directories in images/layout.ts`);
   }
   return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -16,6 +16,7 @@ import type { Isa } from '../harness/isa.ts';
 import { run } from './run.ts';
 import type { VerifiedSource } from './sources.ts';
 import type { CrossCompiler } from './toolchain.ts';
+import { HarnessError } from '../harness/errors.ts';
 
 export interface Runtime {
   /** The libgcc.a to link musl and everything else against. */
@@ -73,8 +74,8 @@ export async function prepareRuntime(build: RuntimeBuild): Promise<Runtime | und
 /** usr/lib/gcc-cross/<triplet>/<major>: the one version dir a cross libgcc package holds. */
 async function onlySubdir(gccCross: string): Promise<string> {
   const [triplet] = await readdir(gccCross);
-  if (!triplet) throw new Error(`${gccCross} is empty`);
+  if (!triplet) throw new HarnessError(`${gccCross} is empty: the cross libgcc package is broken; fetch it again (delete it from the sources dir and run harness build-images)`);
   const [major] = await readdir(join(gccCross, triplet));
-  if (!major) throw new Error(`${join(gccCross, triplet)} is empty`);
+  if (!major) throw new HarnessError(`${join(gccCross, triplet)} is empty: the cross libgcc package is broken; fetch it again (delete it from the sources dir and run harness build-images)`);
   return join(gccCross, triplet, major);
 }

@@ -1,16 +1,21 @@
-// The pinned upstream sources of every image, found in a sources dir or fetched there with
-// `apt-get source --download-only` (or `apt-get download` for the few binary packages whose
-// files an image needs), and always checked against their sha256 before use.
+// The pinned upstream sources of every image, found in a sources dir or fetched there, and
+// always checked against their sha256 before use. Fetched with the machine's own apt
+// (`apt-get source --download-only`, or `apt-get download` for the few binary packages whose
+// files an image needs) where its suite has the pinned versions, else by URL from a source
+// list (images/source-urls.list, or the user's own for a local mirror).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { $ } from 'zx';
 import { HarnessError } from '../harness/errors.ts';
+import { downloadUnverified } from '../harness/fetch/download.ts';
 import type { Isa } from '../harness/isa.ts';
-import { cacheRoot } from '../harness/paths.ts';
+import { cacheRoot, REPO_ROOT } from '../harness/paths.ts';
 import { makeCacheTempDir } from '../harness/cache-temp.ts';
-import { aptDebSrcEntries } from '../harness/host/probe.ts';
+import { machineArchive } from '../harness/host/apt-sources.ts';
+import type { HostDistro } from '../harness/host/packages.ts';
+import { aptDebSrcEntries, aptEntries, hostDistro } from '../harness/host/probe.ts';
 import { exists } from './cache.ts';
 
 export interface PinnedSource {
@@ -19,7 +24,7 @@ export interface PinnedSource {
   /** A source package's .orig tarball (`apt-get source`) or a binary package, arch all (`apt-get download`). */
   kind: 'source' | 'deb';
   debianPackage: string;
-  /** bookworm is the machine's own suite; another is read through private apt lists, never added to the machine's. */
+  /** The Debian suite that has this version: fetched with apt on a Debian machine of that suite, else by URL. */
   suite: 'bookworm' | 'trixie';
   file: string;
   sha256: string;
@@ -109,8 +114,8 @@ export function sourcesFor(isa: Isa): PinnedSource[] {
 }
 
 const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
-const SIGNED_BY = '[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]';
-export const DEB_SRC_LINE = `deb-src ${SIGNED_BY} ${DEBIAN_MIRROR} bookworm main`;
+/** The shipped source list; HARNESS_SOURCE_LIST names another (a local mirror). */
+export const DEFAULT_SOURCE_LIST = join(REPO_ROOT, 'images', 'source-urls.list');
 
 export function defaultSourcesDir(): string {
   return join(cacheRoot(), 'sources');
@@ -129,50 +134,105 @@ async function verify(source: PinnedSource, path: string): Promise<void> {
   }
 }
 
-/** apt options that read `suite` through lists of its own under the sources dir, leaving the machine's apt alone. */
-async function privateApt(sourcesDir: string, suite: PinnedSource['suite']): Promise<string[]> {
-  const dir = join(sourcesDir, `apt-${suite}`);
-  const list = join(dir, 'sources.list');
-  const options = [
-    `-oDir::Etc::sourcelist=${list}`, '-oDir::Etc::sourceparts=-', `-oDir::State::Lists=${join(dir, 'lists')}`,
-    `-oDir::Cache=${join(dir, 'cache')}`, '-oAPT::Sandbox::User=root',
-  ];
-  for (const sub of ['lists/partial', 'cache/archives/partial']) await mkdir(join(dir, sub), { recursive: true });
-  await writeFile(list, [`deb ${SIGNED_BY} ${DEBIAN_MIRROR} ${suite} main`, `deb-src ${SIGNED_BY} ${DEBIAN_MIRROR} ${suite} main`, ''].join('\n'));
-  const result = await $({ quiet: true, nothrow: true })`apt-get update ${options}`;
-  if (result.exitCode !== 0) throw new HarnessError(`apt-get update of Debian ${suite} (private lists in ${dir}) failed: ${lastLine(result.stderr)}`);
-  return options;
-}
-
 function lastLine(text: string): string {
   return text.trim().split('\n').pop() ?? '';
 }
 
-/** Downloads the missing sources into a temp dir beside them; only verified files are moved in. */
-async function fetchSources(missing: PinnedSource[], sourcesDir: string): Promise<void> {
-  const fromBookworm = missing.filter((s) => s.suite === 'bookworm' && s.kind === 'source');
-  if (fromBookworm.length && (await aptDebSrcEntries()).length === 0) {
-    throw new HarnessError(`apt has no deb-src line to fetch ${fromBookworm.map((s) => s.file).join(', ')}; run \`harness setup\` or add \`${DEB_SRC_LINE}\` to /etc/apt/sources.list.d/ and run apt-get update`);
+/** True when the machine's own apt has this source: a Debian machine of the source's suite, with no source list of the user's. */
+export function aptServes(source: PinnedSource, distro: HostDistro | undefined, userList: string | undefined): boolean {
+  return userList === undefined && distro?.id === 'debian' && distro.codename === source.suite;
+}
+
+/** Parses a source list: '<sha256> <url>' lines ('#' comments), each file's URLs in the order given. */
+export function parseSourceList(text: string, file: string): Map<string, string[]> {
+  const urls = new Map<string, string[]>();
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) continue;
+    const match = /^([0-9a-f]{64})\s+(\S+)$/.exec(line);
+    if (!match) throw new HarnessError(`${file}:${index + 1}: expected '<sha256> <url>' (64 lower-case hex digits, a space, a URL); got '${line}'`);
+    urls.set(match[1]!, [...(urls.get(match[1]!) ?? []), match[2]!]);
   }
+  return urls;
+}
+
+/** Where each source can be fetched, {debian} replaced by the machine's Debian mirror. */
+async function sourceUrls(list: string, debianMirror: string): Promise<Map<string, string[]>> {
+  const text = await readFile(list, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new HarnessError(`${list}: cannot read the source list (${error.code}); point HARNESS_SOURCE_LIST at a file of '<sha256> <url>' lines`);
+  });
+  const urls = parseSourceList(text, list);
+  for (const [sha256, found] of urls) urls.set(sha256, found.map((url) => url.replaceAll('{debian}', debianMirror)));
+  return urls;
+}
+
+/** Downloads one source by the URLs the list gives for its sha256, first match wins; returns the verified file. */
+async function fetchByUrl(source: PinnedSource, urls: Map<string, string[]>, list: string, fetchDir: string, sourcesDir: string): Promise<string> {
+  const problems: string[] = [];
+  for (const url of urls.get(source.sha256) ?? []) {
+    try {
+      const { path } = await downloadUnverified(url, { cacheDir: fetchDir });
+      const got = await sha256File(path);
+      if (got === source.sha256) return path;
+      problems.push(`${url}: sha256 ${got}`);
+    } catch (error) {
+      if (!(error instanceof HarnessError)) throw error;
+      problems.push(error.message.split(';')[0]!);
+    }
+  }
+  const tried = problems.length ? `tried ${problems.join('; ')}` : 'it lists no URL for it';
+  throw new HarnessError(
+    `${source.file} (sha256 ${source.sha256}) cannot be fetched from ${list}: ${tried}; put the file in ${sourcesDir}, or point HARNESS_SOURCE_LIST at a list of '<sha256> <url>' lines for a mirror you can reach`,
+  );
+}
+
+/** Fetches with the machine's apt: its own lists, so its own mirror and keys. */
+async function fetchWithApt(missing: PinnedSource[], fetchDir: string): Promise<void> {
+  const sources = missing.filter((s) => s.kind === 'source');
+  if (sources.length && (await aptDebSrcEntries()).length === 0) {
+    throw new HarnessError(`apt has no deb-src line to fetch ${sources.map((s) => s.file).join(', ')}; run \`harness setup\` (it adds one for the machine's own mirror), then apt-get update`);
+  }
+  for (const kind of ['source', 'deb'] as const) {
+    const packages = missing.filter((s) => s.kind === kind).map((s) => s.debianPackage);
+    if (!packages.length) continue;
+    const verb = kind === 'source' ? ['source', '--download-only'] : ['download'];
+    const result = await $({ cwd: fetchDir, quiet: true, nothrow: true })`apt-get ${verb} ${packages}`;
+    if (result.exitCode !== 0) {
+      throw new HarnessError(`apt-get ${verb.join(' ')} ${packages.join(' ')} failed (${lastLine(result.stderr)}); run \`harness setup\` or apt-get update`);
+    }
+  }
+  for (const source of missing) {
+    if (!(await exists(join(fetchDir, source.file)))) throw new HarnessError(`apt-get did not give ${source.file} for ${source.debianPackage}; has the archive dropped that version?`);
+  }
+}
+
+export interface SourceFetchOptions {
+  /** A source list of the user's ('<sha256> <url>' lines): every missing source is fetched by URL from it. Default: $HARNESS_SOURCE_LIST. */
+  sourceList?: string;
+}
+
+/** Downloads the missing sources into a temp dir beside them; only verified files are moved in. */
+async function fetchSources(missing: PinnedSource[], sourcesDir: string, options: SourceFetchOptions): Promise<void> {
+  const userList = options.sourceList ?? (process.env.HARNESS_SOURCE_LIST || undefined);
+  const distro = await hostDistro();
+  const byApt = missing.filter((s) => aptServes(s, distro, userList));
+  const byUrl = missing.filter((s) => !byApt.includes(s));
   const fetchDir = await makeCacheTempDir(sourcesDir, 'fetch');
   try {
-    for (const suite of [...new Set(missing.map((s) => s.suite))]) {
-      const aptOptions = suite === 'bookworm' ? [] : await privateApt(sourcesDir, suite);
-      for (const kind of ['source', 'deb'] as const) {
-        const packages = missing.filter((s) => s.suite === suite && s.kind === kind).map((s) => s.debianPackage);
-        if (!packages.length) continue;
-        const verb = kind === 'source' ? ['source', '--download-only'] : ['download'];
-        const result = await $({ cwd: fetchDir, quiet: true, nothrow: true })`apt-get ${aptOptions} ${verb} ${packages}`;
-        if (result.exitCode !== 0) {
-          throw new HarnessError(`apt-get ${verb.join(' ')} ${packages.join(' ')} (Debian ${suite}) failed (${lastLine(result.stderr)}); run \`harness setup\` or apt-get update`);
-        }
-      }
+    const fetched = new Map<PinnedSource, string>();
+    if (byApt.length) {
+      await fetchWithApt(byApt, fetchDir);
+      for (const source of byApt) fetched.set(source, join(fetchDir, source.file));
     }
-    for (const source of missing) {
-      const fetched = join(fetchDir, source.file);
-      if (!(await exists(fetched))) throw new HarnessError(`apt-get did not give ${source.file} for ${source.debianPackage} (Debian ${source.suite}); has the archive dropped that version?`);
-      await verify(source, fetched);
-      await rename(fetched, join(sourcesDir, source.file));
+    if (byUrl.length) {
+      const list = userList ?? DEFAULT_SOURCE_LIST;
+      const mirror = distro?.id === 'debian' ? machineArchive(await aptEntries(), distro.codename)?.uri : undefined;
+      const urls = await sourceUrls(list, mirror ?? DEBIAN_MIRROR);
+      for (const source of byUrl) fetched.set(source, await fetchByUrl(source, urls, list, join(fetchDir, 'downloads'), sourcesDir));
+    }
+    for (const [source, path] of fetched) {
+      await verify(source, path);
+      await rename(path, join(sourcesDir, source.file));
     }
   } finally {
     await rm(fetchDir, { recursive: true, force: true });
@@ -184,12 +244,12 @@ export interface VerifiedSource extends PinnedSource {
 }
 
 /** Returns these pinned sources (default: all) as verified files in sourcesDir, fetching the missing ones. */
-export async function ensureSources(sourcesDir: string = defaultSourcesDir(), wanted: readonly PinnedSource[] = SOURCES): Promise<VerifiedSource[]> {
+export async function ensureSources(sourcesDir: string = defaultSourcesDir(), wanted: readonly PinnedSource[] = SOURCES, options: SourceFetchOptions = {}): Promise<VerifiedSource[]> {
   await mkdir(sourcesDir, { recursive: true });
   const located = wanted.map((source) => ({ ...source, path: join(sourcesDir, source.file) }));
   const missing: PinnedSource[] = [];
   for (const source of located) if (!(await exists(source.path))) missing.push(source);
-  if (missing.length) await fetchSources(missing, sourcesDir);
+  if (missing.length) await fetchSources(missing, sourcesDir, options);
   for (const source of located) await verify(source, source.path);
   return located;
 }

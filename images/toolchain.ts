@@ -134,7 +134,7 @@ export async function buildMusl(build: MuslBuild): Promise<Toolchain> {
 async function declareThumb1(sourceDir: string): Promise<void> {
   const atomics = join(sourceDir, 'src', 'thread', 'arm', 'atomics.s');
   const text = await readFile(atomics, 'utf8');
-  if (!text.includes('.object_arch armv4t')) throw new Error(`${atomics} declares no .object_arch armv4t: musl's ARM atomics changed`);
+  if (!text.includes('.object_arch armv4t')) throw new HarnessError(`${atomics} declares no .object_arch armv4t: musl's ARM atomics changed; a new pinned musl needs declareThumb1 in images/toolchain.ts updated`);
   await writeFile(atomics, `${text}.eabi_attribute 9, 1 @ Tag_THUMB_ISA_use: Thumb-1\n`);
 }
 
@@ -143,7 +143,7 @@ async function preferRuntime(sysroot: string): Promise<void> {
   const wrapper = join(sysroot, 'bin', 'musl-gcc');
   const text = await readFile(wrapper, 'utf8');
   const specsArg = ' -specs ';
-  if (!text.includes(specsArg)) throw new Error(`${wrapper} passes no -specs: musl's wrapper changed`);
+  if (!text.includes(specsArg)) throw new HarnessError(`${wrapper} passes no -specs: musl's wrapper changed; a new pinned musl needs preferRuntime in images/toolchain.ts updated`);
   await writeFile(wrapper, text.replace(specsArg, ` -B "${join(sysroot, 'lib', 'gcc')}/"${specsArg}`));
 }
 

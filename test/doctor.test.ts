@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { type DoctorReport, doctorExitCode, formatDoctorReport, kernelRow, runDoctor } from '../harness/host/doctor.ts';
 import {
   compilerPackages,
-  debSrcEntries,
   installCommand,
   missingPackages,
   parseDpkgInstalled,
@@ -15,7 +14,7 @@ import {
   wantedPackages,
 } from '../harness/host/packages.ts';
 import { hostDistro } from '../harness/host/probe.ts';
-import { coversDebSrc, manualSetupAdvice, runSetup } from '../harness/host/setup.ts';
+import { manualSetupAdvice, runSetup } from '../harness/host/setup.ts';
 import { ISAS, isaByName, qemuBinary, runsNatively } from '../harness/isa.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -108,29 +107,19 @@ describe('setup packages and commands (pure)', () => {
     expect(installCommand(missingPackages(wanted, new Set(wanted)))).toBeNull();
   });
 
-  it('takes the host arch compiler from gcc, and Debian\'s key on Ubuntu', () => {
+  it('takes the host arch compiler from gcc', () => {
     const x86_64 = isaByName('x86_64');
     expect(compilerPackages(x86_64, bookwormAmd64)).toEqual(['gcc']);
     expect(compilerPackages(x86_64, { debianArch: 'arm64' })).toEqual(['gcc-x86-64-linux-gnu']);
     expect(compilerPackages(isaByName('loongarch64'), bookwormAmd64)).toEqual(['clang-19', 'lld-19', 'llvm-19']);
-    expect(wantedPackages([], bookwormAmd64)).not.toContain('debian-archive-keyring');
-    expect(wantedPackages([], { ...bookwormAmd64, id: 'ubuntu', codename: 'noble' })).toContain('debian-archive-keyring');
+    // No Debian key on Ubuntu: no Debian sources are added there (the pinned sources come by URL).
+    expect(wantedPackages([], { ...bookwormAmd64, id: 'ubuntu', codename: 'noble' })).not.toContain('debian-archive-keyring');
   });
 
-  it('parses dpkg-query status, os-release and apt deb-src entries', () => {
+  it('parses dpkg-query status and os-release', () => {
     expect(parseDpkgInstalled('make install ok installed\nskopeo deinstall ok config-files\nlibc6:amd64 install ok installed\n'))
       .toEqual(new Set(['make', 'libc6']));
     expect(parseOsRelease('ID=ubuntu\nVERSION_CODENAME="noble"\n# c\n')).toEqual({ ID: 'ubuntu', VERSION_CODENAME: 'noble' });
-    const deb822 = 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\n\nTypes: deb deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main contrib\n';
-    expect(debSrcEntries(deb822)).toEqual(['deb-src http://deb.debian.org/debian bookworm bookworm-updates main contrib']);
-    expect(debSrcEntries('# deb-src http://x y z\ndeb http://a b c\ndeb-src http://a b c\n')).toEqual(['deb-src http://a b c']);
-  });
-
-  it('recognises an existing deb-src entry for Debian bookworm main, whatever its options', () => {
-    expect(coversDebSrc(['/etc/apt/sources.list.d/debian.sources: deb-src http://deb.debian.org/debian bookworm bookworm-updates main contrib'])).toBe(true);
-    expect(coversDebSrc(['deb-src [arch=amd64] http://deb.debian.org/debian bookworm main'])).toBe(true);
-    expect(coversDebSrc(['deb-src http://deb.debian.org/debian trixie main'])).toBe(false);
-    expect(coversDebSrc([])).toBe(false);
   });
 
   it('tells a host without apt what to do instead', () => {

@@ -18,7 +18,7 @@ export class GitTree {
   async git(args: string[], options: { reject?: boolean } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     const result = await execa('git', ['-C', this.dir, ...args], { reject: false, env: { LC_ALL: 'C' } });
     if (result.exitCode !== 0 && options.reject !== false) {
-      throw new Error(`git ${args.join(' ')} in ${this.dir} exited ${result.exitCode}: ${(result.stderr || result.stdout).trim()}`);
+      throw new HarnessError(`git ${args.join(' ')} in ${this.dir} exited ${result.exitCode}: ${(result.stderr || result.stdout).trim().split('\n')[0]}`);
     }
     return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode ?? -1 };
   }

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { machine, release } from 'node:os';
 import { join } from 'node:path';
-import { SOURCES, defaultSourcesDir } from '../../images/sources.ts';
+import { SOURCES, aptServes, defaultSourcesDir } from '../../images/sources.ts';
 import { EXIT_BAD_INPUT, EXIT_OK } from '../errors.ts';
 import { ISAS, type Isa, qemuBinary, runsNatively } from '../isa.ts';
 import {
@@ -15,7 +15,7 @@ import {
   qemuVersion,
   readHandlers,
 } from './binfmt.ts';
-import { CLANG_MAJOR, HOST_TOOLS, compilerPackages, installCommand, shellCommand, uapiHeadersDir, uapiHeadersPackage } from './packages.ts';
+import { CLANG_MAJOR, HOST_TOOLS, type HostDistro, compilerPackages, installCommand, shellCommand, uapiHeadersDir, uapiHeadersPackage } from './packages.ts';
 import { systemRows } from '../vm/host.ts';
 import { aptDebSrcEntries, exists, findOnPath, hostDistro, installedPackages, versionLine } from './probe.ts';
 
@@ -158,18 +158,19 @@ async function overlayRow(): Promise<DoctorRow> {
   return { check: 'overlayfs', ok, detail: ok ? 'in /proc/filesystems' : 'not in /proc/filesystems', fix: ok ? undefined : 'modprobe overlay', required: true };
 }
 
-async function sourceRows(sourcesDir: string): Promise<DoctorRow[]> {
-  const files = await Promise.all(SOURCES.map(async (s) => ({ file: s.file, present: await exists(join(sourcesDir, s.file)) })));
-  const allPresent = files.every((f) => f.present);
+async function sourceRows(sourcesDir: string, distro: HostDistro | undefined): Promise<DoctorRow[]> {
+  const files = await Promise.all(SOURCES.map(async (s) => ({ source: s, file: s.file, present: await exists(join(sourcesDir, s.file)) })));
+  // Only fetching with the machine's own apt needs it; sources its suite lacks come by URL, and cached ones need nothing.
+  const userList = process.env.HARNESS_SOURCE_LIST || undefined;
+  const needed = files.some(({ source, present }) => !present && source.kind === 'source' && aptServes(source, distro, userList));
   const debSrc = await aptDebSrcEntries();
   return [
     {
       check: 'apt deb-src',
-      ok: debSrc.length > 0,
-      detail: debSrc[0] ?? 'no deb-src line in /etc/apt (needed only to fetch the sources)',
-      fix: debSrc.length > 0 ? undefined : SETUP,
-      // Only fetching needs it; once the sources are cached it does not matter.
-      required: !allPresent,
+      ok: debSrc.length > 0 || !needed,
+      detail: debSrc[0] ?? `no deb-src line in /etc/apt (${needed ? 'needed to fetch the sources with apt-get source' : 'not needed here'})`,
+      fix: debSrc.length > 0 || !needed ? undefined : SETUP,
+      required: needed,
     },
     ...files.map(({ file, present }) => ({
       check: `source: ${file}`,
@@ -188,7 +189,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   const hostArch = distro?.debianArch ?? '';
   const rows: DoctorRow[] = [kernelRow(release()), await privilegeRow(), await binfmtMountRow()];
   for (const isa of isas) rows.push(...(await isaRows(isa, hostMachine, handlers, hostArch)));
-  rows.push(...(await toolRows()), await overlayRow(), ...(await sourceRows(opts.sourcesDir ?? defaultSourcesDir())));
+  rows.push(...(await toolRows()), await overlayRow(), ...(await sourceRows(opts.sourcesDir ?? defaultSourcesDir(), distro)));
   // Only triage (run --triage, harness triage) needs these: optional.
   rows.push(...(await systemRows(isas, hostMachine)).map((row) => ({ ...row, required: false })));
   return { rows };

@@ -79,8 +79,6 @@ export function wantedPackages(isas: readonly Isa[], host: HostDistro): string[]
     const headers = uapiHeadersPackage(isa);
     if (headers) wanted.add(headers);
   }
-  // The pinned sources are Debian bookworm's; Ubuntu needs Debian's key to fetch them.
-  if (host.id === 'ubuntu') wanted.add('debian-archive-keyring');
   return [...wanted].sort();
 }
 
@@ -112,20 +110,6 @@ export function parseOsRelease(text: string): Record<string, string> {
     if (match?.[1]) fields[match[1]] = (match[2] ?? '').replace(/^(["'])(.*)\1$/, '$2');
   }
   return fields;
-}
-
-/** deb-src entries in the text of a .list or deb822 .sources file. */
-export function debSrcEntries(text: string): string[] {
-  const lines = text.split('\n').map((l) => l.trim());
-  const oneLine = lines.filter((l) => /^deb-src\s/.test(l));
-  const deb822 = text
-    .split(/\n\s*\n/)
-    .filter((stanza) => /^Types:.*\bdeb-src\b/m.test(stanza) && !/^Enabled:\s*no/im.test(stanza))
-    .map((stanza) => {
-      const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(stanza)?.[1]?.trim() ?? '';
-      return `deb-src ${field('URIs')} ${field('Suites')} ${field('Components')}`;
-    });
-  return [...oneLine, ...deb822];
 }
 
 /** Shell form of an argv, for messages a user copies. */

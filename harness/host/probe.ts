@@ -3,10 +3,11 @@
 import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
-import { type HostDistro, debSrcEntries, parseDpkgInstalled, parseOsRelease } from './packages.ts';
+import { type AptEntry, describeEntry, parseAptSources } from './apt-sources.ts';
+import { type HostDistro, parseDpkgInstalled, parseOsRelease } from './packages.ts';
 
-export const APT_SOURCES_LIST = '/etc/apt/sources.list';
-export const APT_SOURCES_DIR = '/etc/apt/sources.list.d';
+/** apt's configuration dir: sources.list and sources.list.d/ below it. */
+export const APT_DIR = '/etc/apt';
 
 export async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
@@ -28,15 +29,19 @@ export async function installedPackages(packages: readonly string[]): Promise<Se
   return parseDpkgInstalled(result.stdout);
 }
 
-/** Every deb-src entry apt reads (sources.list, *.list and *.sources), as `file: entry`. */
-export async function aptDebSrcEntries(): Promise<string[]> {
-  const names = await readdir(APT_SOURCES_DIR).catch(() => [] as string[]);
-  const files = [APT_SOURCES_LIST, ...names.filter((n) => /\.(list|sources)$/.test(n)).sort().map((n) => join(APT_SOURCES_DIR, n))];
-  const entries: string[] = [];
-  for (const file of files) {
-    for (const entry of debSrcEntries(await readFile(file, 'utf8').catch(() => ''))) entries.push(`${file}: ${entry}`);
-  }
+/** Every entry apt reads below aptDir: sources.list, then sources.list.d/*.list and *.sources in name order. */
+export async function aptEntries(aptDir: string = APT_DIR): Promise<AptEntry[]> {
+  const partsDir = join(aptDir, 'sources.list.d');
+  const names = await readdir(partsDir).catch(() => [] as string[]);
+  const files = [join(aptDir, 'sources.list'), ...names.filter((n) => /\.(list|sources)$/.test(n)).sort().map((n) => join(partsDir, n))];
+  const entries: AptEntry[] = [];
+  for (const file of files) entries.push(...parseAptSources(await readFile(file, 'utf8').catch(() => ''), file));
   return entries;
+}
+
+/** The enabled deb-src entries apt reads, one line each (`file: deb-src uri suites components`). */
+export async function aptDebSrcEntries(aptDir: string = APT_DIR): Promise<string[]> {
+  return (await aptEntries(aptDir)).filter((e) => e.enabled && e.types.includes('deb-src')).map(describeEntry);
 }
 
 /** The absolute path of a command found on PATH, like `command -v`. */

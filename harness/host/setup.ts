@@ -1,11 +1,12 @@
 // `harness setup`: makes a Debian/Ubuntu host ready, as root: apt sources and packages,
 // binfmt_misc and its QEMU handlers, the pinned sources in the cache. Idempotent: each step
 // first checks, and a second run changes nothing.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { DEB_SRC_LINE, SOURCES, defaultSourcesDir, ensureSources } from '../../images/sources.ts';
+import { DEFAULT_SOURCE_LIST, SOURCES, aptServes, defaultSourcesDir, ensureSources } from '../../images/sources.ts';
+import { coversDebSrc, debSrcEntry, describeEntry, machineArchive } from './apt-sources.ts';
 import { HarnessError } from '../errors.ts';
 import { ISAS, type Isa, runsNatively } from '../isa.ts';
 import {
@@ -20,9 +21,10 @@ import {
 import { type HostDistro, installCommand, missingPackages, shellCommand, wantedPackages } from './packages.ts';
 import { ensureKernel, kernelStatus } from '../vm/kernels.ts';
 import { systemPackages } from '../vm/host.ts';
-import { APT_SOURCES_DIR, aptDebSrcEntries, exists, hostDistro, installedPackages } from './probe.ts';
+import { APT_DIR, aptEntries, exists, hostDistro, installedPackages } from './probe.ts';
 
-export const HARNESS_SOURCES_LIST = join(APT_SOURCES_DIR, 'harness-src.list');
+/** The file setup writes its deb-src entry to, below sources.list.d/ (.list or .sources, as the machine's own entry is written). */
+const HARNESS_SOURCES_NAME = 'harness-src';
 const SUPPORTED_DISTROS = ['debian', 'ubuntu'];
 const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive' };
 
@@ -34,6 +36,8 @@ export interface SetupOptions {
   /** Remove foreign binfmt handlers for these ISAs and register the harness's own. */
   replaceForeign?: boolean;
   sourcesDir?: string;
+  /** Where the machine's apt sources are read and the deb-src entry is written (default /etc/apt; tests give a temp dir). */
+  aptDir?: string;
   /** Also what triage needs: qemu-system, firmware, cpio, and the pinned Debian kernels. */
   system?: boolean;
 }
@@ -47,16 +51,6 @@ export interface SetupResult {
   fetched: string[];
   /** Kernels fetched into the cache (or that would be), with --system. */
   kernels: string[];
-}
-
-/** True when an existing deb-src entry already covers the archive and suite of our line. */
-export function coversDebSrc(entries: readonly string[], line: string = DEB_SRC_LINE): boolean {
-  const strip = (entry: string) => entry.slice(Math.max(0, entry.indexOf('deb-src'))).replace(/\[[^\]]*\]\s*/, '').replace(/\s+/g, ' ').trim();
-  const wanted = strip(line).split(' ');
-  return entries.some((entry) => {
-    const words = strip(entry).split(' ');
-    return wanted.every((word) => words.includes(word));
-  });
 }
 
 /** What a host without apt or root should do instead; one line. */
@@ -79,22 +73,52 @@ async function requireSupportedHost(isas: readonly Isa[], dryRun: boolean): Prom
   return distro;
 }
 
-/*
- * The pinned sources are Debian bookworm's, so the line names bookworm whatever the host's
- * own codename (another suite gives other versions, which fail the sha256 pins); on Ubuntu
- * the same line works with debian-archive-keyring, which wantedPackages adds there.
+/** What setup does about the deb-src entry: nothing (not needed, or present), or write `text` to `path`. */
+export type DebSrcPlan =
+  | { action: 'none'; why: string }
+  | { action: 'add'; path: string; text: string };
+
+/**
+ * The deb-src entry apt-get source needs, for the machine's own mirror and suite as its apt
+ * sources name them (URI, suite, signed-by; deb822 or one-line, as the machine writes them).
+ * None where the machine's suite lacks the pinned versions: those are fetched by URL, and
+ * no other distribution's sources are added to the machine.
  */
-async function ensureDebSrc(dryRun: boolean, log: (line: string) => void): Promise<boolean> {
-  const entries = await aptDebSrcEntries();
-  if (coversDebSrc(entries)) {
-    log(`apt deb-src: present (${entries.find((e) => coversDebSrc([e]))})`);
+export async function planDebSrc(distro: HostDistro, aptDir: string = APT_DIR, userList = process.env.HARNESS_SOURCE_LIST || undefined): Promise<DebSrcPlan> {
+  const fromApt = SOURCES.filter((s) => s.kind === 'source' && aptServes(s, distro, userList));
+  if (!fromApt.length) {
+    const list = userList ?? DEFAULT_SOURCE_LIST;
+    return { action: 'none', why: `not needed: ${distro.id} ${distro.codename || '(no codename)'} lacks the pinned source versions, which are fetched by URL from ${list}` };
+  }
+  const entries = await aptEntries(aptDir);
+  const archive = machineArchive(entries, distro.codename);
+  if (!archive) {
+    throw new HarnessError(
+      `${aptDir}: no enabled 'deb' entry for ${distro.codename} main in sources.list or sources.list.d/, so no mirror to take the deb-src line from; add your mirror's entry, or set HARNESS_SOURCE_LIST to fetch the sources by URL (see ${DEFAULT_SOURCE_LIST})`,
+    );
+  }
+  const present = entries.find((e) => coversDebSrc([e], archive));
+  if (present) return { action: 'none', why: `present (${describeEntry(present)})` };
+  const { text, extension } = debSrcEntry(archive);
+  const path = join(aptDir, 'sources.list.d', `${HARNESS_SOURCES_NAME}${extension}`);
+  for (const ours of ['.list', '.sources'].map((ext) => join(aptDir, 'sources.list.d', `${HARNESS_SOURCES_NAME}${ext}`))) {
+    if (await exists(ours)) throw new HarnessError(`${ours} exists but has no deb-src entry for ${archive.uri} ${archive.suite} main (the mirror of ${archive.file}): fix or delete it, then rerun harness setup`);
+  }
+  return { action: 'add', path, text };
+}
+
+/** Writes the planned deb-src entry (or says why none is needed); true when it wrote one. */
+export async function ensureDebSrc(distro: HostDistro, aptDir: string, dryRun: boolean, log: (line: string) => void): Promise<boolean> {
+  const plan = await planDebSrc(distro, aptDir);
+  if (plan.action === 'none') {
+    log(`apt deb-src: ${plan.why}`);
     return false;
   }
-  if (await exists(HARNESS_SOURCES_LIST)) {
-    throw new HarnessError(`${HARNESS_SOURCES_LIST} exists but does not hold '${DEB_SRC_LINE}': fix or delete it, then rerun harness setup`);
+  log(`apt deb-src: ${dryRun ? 'would add' : 'adding'} ${plan.path}: ${plan.text.trim().replace(/\n/g, ' | ')}`);
+  if (!dryRun) {
+    await mkdir(join(aptDir, 'sources.list.d'), { recursive: true });
+    await writeFile(plan.path, plan.text);
   }
-  log(`apt deb-src: ${dryRun ? 'would add' : 'adding'} ${HARNESS_SOURCES_LIST}: ${DEB_SRC_LINE}`);
-  if (!dryRun) await writeFile(HARNESS_SOURCES_LIST, `${DEB_SRC_LINE}\n`);
   return true;
 }
 
@@ -134,7 +158,7 @@ export async function runSetup(opts: SetupOptions = {}): Promise<SetupResult> {
   const sourcesDir = opts.sourcesDir ?? defaultSourcesDir();
   const distro = await requireSupportedHost(isas, dryRun);
 
-  const debSrcAdded = await ensureDebSrc(dryRun, log);
+  const debSrcAdded = await ensureDebSrc(distro, opts.aptDir ?? APT_DIR, dryRun, log);
   const hostMachine = machine();
   const wanted = [...new Set([...wantedPackages(isas, distro), ...(opts.system ? systemPackages(isas, hostMachine) : [])])].sort();
   const missing = missingPackages(wanted, await installedPackages(wanted));

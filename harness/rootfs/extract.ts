@@ -53,6 +53,9 @@ const NOT_CREATED: Partial<Record<Header['type'], string>> = {
   fifo: 'FIFO',
 };
 
+/** Errors of placing a member that come from the member's own name, type or target. */
+const PLACEMENT_ERRORS = new Set(['ENAMETOOLONG', 'ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EEXIST', 'EINVAL', 'EMLINK']);
+
 /** Numeric ownership is kept only when we may set it; otherwise files stay ours. */
 const KEEP_OWNERS = process.getuid?.() === 0;
 
@@ -114,7 +117,7 @@ export class RootfsWriter {
 
   private async applyMember(entry: TarMember, options: ApplyOptions): Promise<void> {
     const { header } = entry;
-    const hostile = (why: string) => new HarnessError(`${options.label}: member '${header.name}' ${why}; refusing a hostile or broken archive`);
+    const hostile = (why: string) => new HarnessError(`${options.label}: member '${shortened(header.name)}' ${why}; refusing a hostile or broken archive`);
     const parts = memberComponents(header.name);
     if (!parts) throw hostile("climbs out of the rootfs with '..'");
     const base = parts.at(-1);
@@ -146,6 +149,7 @@ export class RootfsWriter {
           if (!(await clear(dest, true))) await mkdir(dest, { mode: 0o755 });
           return void this.directories.set(dest, ownership);
         case 'symlink':
+          if (!header.linkname) throw hostile('is a symlink with an empty target');
           await clear(dest, false);
           await symlink(header.linkname ?? '', dest);
           if (KEEP_OWNERS) await lchown(dest, ownership.uid, ownership.gid);
@@ -165,6 +169,9 @@ export class RootfsWriter {
       }
     } catch (error) {
       if (error instanceof InRootPathError) throw hostile(`cannot be placed: ${error.message}`);
+      const code = (error as NodeJS.ErrnoException).code;
+      // The member itself, not the disk or a truncated stream: a name too long for the host, a symlink with an empty target.
+      if (code && PLACEMENT_ERRORS.has(code)) throw hostile(`cannot be placed (${code})`);
       throw error;
     } finally {
       entry.resume(); // drain what was not written (whiteouts, links, skipped members)
@@ -202,6 +209,11 @@ export class RootfsWriter {
 export function extractionError(label: string, root: string, error: NodeJS.ErrnoException): HarnessError {
   return cacheWriteError(`${label}: cannot extract`, root, error)
     ?? new HarnessError(`${label}: cannot extract: the archive is truncated or corrupt (${error.message}); fetch it again`);
+}
+
+/** A member name as a message shows it: names of up to 4,096 bytes are legal, and unreadable in full. */
+function shortened(name: string): string {
+  return name.length <= 120 ? name : `${name.slice(0, 60)}...${name.slice(-40)} (${name.length} bytes)`;
 }
 
 function ownershipOf(header: Header): Ownership {

@@ -4,8 +4,8 @@
 // cgroup, else RLIMIT_AS on the emulator (qemu-user ignores a guest's own RLIMIT_AS, but the
 // host process's limit binds). Processes: pids.max (v2 or v1), else none.
 // The harness never moves, edits or removes a cgroup it did not create: it only makes
-// <own>/harness-<pid>/case-<n> and removes those again (its own at exit, a dead run's when
-// they are empty).
+// <own>/harness-<pid>/case-<n> and removes those again (its own at exit; at start, a dead
+// run's, named so and holding no task).
 import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -115,17 +115,32 @@ async function makeParent(own: string, v2Controller?: string): Promise<string | 
   return dir;
 }
 
-/** harness-<pid> dirs of runs that died before their exit handler: rmdir only, so a busy one stays. */
+/** The names the harness gives its cgroups: harness-<pid> under its own cgroup, case-<n> below that. */
+const RUN_CGROUP = new RegExp(`^${CGROUP_PREFIX}([1-9][0-9]*)$`);
+const CASE_CGROUP = /^case-[0-9]+$/;
+
+/**
+ * Removes the harness-<pid> cgroups directly under `own` that a run left when it died
+ * before its exit handler (SIGKILL): only where that pid is gone, every child is a case-<n>
+ * of ours, and no task is left in any of them. Anything else there is not ours to touch.
+ */
 async function removeDeadRuns(own: string): Promise<void> {
   for (const name of await readdir(own).catch(() => [] as string[])) {
-    const pid = name.startsWith(CGROUP_PREFIX) ? Number(name.slice(CGROUP_PREFIX.length)) : NaN;
-    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    const pid = Number(RUN_CGROUP.exec(name)?.[1] ?? NaN);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || isAlive(pid)) continue;
     const dir = join(own, name);
-    for (const child of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (child.isDirectory()) await rmdir(join(dir, child.name)).catch(() => undefined);
-    }
-    await rmdir(dir).catch(() => undefined);
+    const children = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((entry) => entry.isDirectory());
+    if (children.some((child) => !CASE_CGROUP.test(child.name))) continue;
+    const cgroups = [...children.map((child) => join(dir, child.name)), dir];
+    if (!(await Promise.all(cgroups.map(hasNoTasks))).every(Boolean)) continue;
+    for (const cgroup of cgroups) await rmdir(cgroup).catch(() => undefined);
   }
+}
+
+/** True when the cgroup's cgroup.procs lists no process (an unreadable one counts as busy). */
+async function hasNoTasks(cgroup: string): Promise<boolean> {
+  const procs = await readFile(join(cgroup, 'cgroup.procs'), 'utf8').catch(() => undefined);
+  return procs !== undefined && procs.trim() === '';
 }
 
 function removeParentsSync(): void {
