@@ -9,6 +9,7 @@ import { HarnessError } from '../errors.ts';
 import type { Isa } from '../isa.ts';
 import { SUITE_NAMES, type SuiteName } from '../matrix/schema.ts';
 import type { ImageSource } from '../rootfs/index.ts';
+import type { Toolchain } from '../suites/suite.ts';
 import { prepareRun, runMatrix } from '../run.ts';
 import { judgeRun, type Judgement } from './judge.ts';
 
@@ -51,6 +52,8 @@ export interface StepOptions {
   dir: string;
   cacheDir?: string;
   signal?: AbortSignal;
+  /** The musl the musl suite's probes link: a musl bisect step's, not the built image's. */
+  toolchain?: Toolchain;
 }
 
 export interface StepRun extends Judgement {
@@ -88,7 +91,7 @@ export async function runStep(options: StepOptions): Promise<StepRun> {
   try {
     const outcome = await runMatrix({
       matrixPath, filters: { grep: exactGrep(options.caseId) }, progress: 'quiet', signal: options.signal, cacheDir: options.cacheDir,
-      jsonPath: resultsPath, junitPath: join(options.dir, 'junit.xml'),
+      jsonPath: resultsPath, junitPath: join(options.dir, 'junit.xml'), ...(options.toolchain && { toolchains: { [options.isa.name]: options.toolchain } }),
     });
     return { ...judgeRun(outcome.results, options.caseId), durationMs: performance.now() - started, resultsPath };
   } catch (error) {
