@@ -67,7 +67,9 @@ async function writeStepMatrix(options: StepOptions): Promise<string> {
   await mkdir(options.dir, { recursive: true });
   const matrixPath = join(options.dir, 'matrix.yaml');
   const matrix = { name: 'bisect-step', arches: [options.isa.name], images: [matrixImage(options.imageName, options.image)], suites: { [suite]: {} }, retries: 0 };
-  await writeFile(matrixPath, `# harness run ${matrixPath} --grep '${exactGrep(options.caseId)}'\n${stringify(matrix)}`);
+  // A rerun from this file compiles musl/ probes with the built image's musl, not the step's.
+  const probes = options.toolchain ? `# (the step linked musl/ probes with ${options.toolchain.cc}, not the built image's musl)\n` : '';
+  await writeFile(matrixPath, `# harness run ${matrixPath} --grep '${exactGrep(options.caseId)}'\n${probes}${stringify(matrix)}`);
   return matrixPath;
 }
 
