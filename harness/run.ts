@@ -38,7 +38,7 @@ import { busyboxUpstreamSuite } from './suites/busybox-upstream/index.ts';
 import { imageSuite } from './suites/image/index.ts';
 import { muslSuite } from './suites/musl/index.ts';
 import { staticSuite } from './suites/static/index.ts';
-import type { BusyboxBuildInputs, ImageFacts, Suite } from './suites/suite.ts';
+import type { BusyboxBuildInputs, ImageFacts, Suite, Toolchain } from './suites/suite.ts';
 import { triageResults, type TriageBoot } from './triage/index.ts';
 import { planLookup } from './triage/lookup.ts';
 import { judge } from './verdict.ts';
@@ -76,6 +76,8 @@ export interface RunOptions {
   onNotice?: (line: string) => void;
   /** Run the failures again under qemu-system with the ISA's real kernel (harness/triage). */
   triage?: boolean;
+  /** Per ISA, the musl toolchain the musl suite compiles with instead of the built image's (a musl bisect step's). */
+  toolchains?: Record<string, Toolchain>;
   onTriageLog?: (line: string) => void;
 }
 
@@ -191,6 +193,7 @@ export interface PrepareRunOptions {
   progress?: ProgressMode;
   /** The matrix's notices (Matrix.notices), one line each. */
   onNotice?: (line: string) => void;
+  toolchains?: RunOptions['toolchains'];
 }
 
 async function builtImages(isas: Isa[], options: PrepareRunOptions): Promise<Record<string, BuiltImage>> {
@@ -282,7 +285,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
     runnable.map(async (job) => {
       const image = images.get(`${job.image.name}/${job.isa.name}`)!;
       const wanted = shard && ((caseName: string) => shard.runs(job, caseName));
-      const suiteCases = await SUITES[job.suite.name].cases({ isa: job.isa, image: image.facts, toolchain: built[job.isa.name]?.toolchain, settings: job.settings, ...(wanted && { wanted }) });
+      const suiteCases = await SUITES[job.suite.name].cases({ isa: job.isa, image: image.facts, toolchain: options.toolchains?.[job.isa.name] ?? built[job.isa.name]?.toolchain, settings: job.settings, ...(wanted && { wanted }) });
       return expandCases(job, wanted ? suiteCases.filter((c) => wanted(c.name)) : suiteCases, filters);
     }),
   );

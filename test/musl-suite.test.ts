@@ -106,13 +106,17 @@ describe('musl suite: probes and cases', () => {
     for (const c of cases) expect(c.skip).toMatch(/no musl toolchain for aarch64/);
   });
 
-  it('keys the probe cache by source, compiler and flags', () => {
+  it('keys the probe cache by source, compiler, flags and a rebuilt libc', () => {
     const base = programKey('int main(){}', 'h', { cc: '/a/musl-gcc', cflags: [] });
     expect(programKey('int main(){}', 'h', { cc: '/a/musl-gcc', cflags: [] })).toBe(base);
     expect(programKey('int main(){return 1;}', 'h', { cc: '/a/musl-gcc', cflags: [] })).not.toBe(base);
     expect(programKey('int main(){}', 'h2', { cc: '/a/musl-gcc', cflags: [] })).not.toBe(base);
     expect(programKey('int main(){}', 'h', { cc: '/b/musl-gcc', cflags: [] })).not.toBe(base);
     expect(programKey('int main(){}', 'h', { cc: '/a/musl-gcc', cflags: ['-mlong-double-64'] })).not.toBe(base);
+    // A sysroot rebuilt in place (a musl bisect's) keys its probes by its libc too.
+    const rebuilt = programKey('int main(){}', 'h', { cc: '/a/musl-gcc', cflags: [], libcDigest: '1' });
+    expect(rebuilt).not.toBe(base);
+    expect(programKey('int main(){}', 'h', { cc: '/a/musl-gcc', cflags: [], libcDigest: '2' })).not.toBe(rebuilt);
   });
 });
 

@@ -3,7 +3,7 @@
 // bisects of the same tree), and the other component comes from the image build's cache.
 // Returns the step's rootfs as a tarball, assembled exactly as the image build does.
 import { createHash } from 'node:crypto';
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assembleRootfs, SOURCE_DATE_EPOCH, type BuiltImage } from '../../images/build.ts';
 import { buildBusybox } from '../../images/busybox.ts';
@@ -11,6 +11,7 @@ import { run } from '../../images/run.ts';
 import { prepareRuntime } from '../../images/runtime.ts';
 import { ensureSources, sourcesFor } from '../../images/sources.ts';
 import { buildMusl, findCrossCompiler, prefixMapFlags, toolchainAt, type CrossCompiler } from '../../images/toolchain.ts';
+import type { Toolchain } from '../suites/suite.ts';
 import type { Isa } from '../isa.ts';
 import { cacheRoot } from '../paths.ts';
 
@@ -21,8 +22,11 @@ export interface ComponentBuilder {
   component: Component;
   /** Where the kept build dirs are. */
   workDir: string;
-  /** Builds the checked-out tree and writes the step's rootfs tarball to `tarPath`. */
-  build(tarPath: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Builds the checked-out tree and writes the step's rootfs tarball to `tarPath`. For musl,
+   * returns the step's toolchain too: the musl suite's static probes must link its libc.a.
+   */
+  build(tarPath: string, signal?: AbortSignal): Promise<{ toolchain?: Toolchain }>;
 }
 
 export interface BuilderOptions {
@@ -50,6 +54,15 @@ async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
 }
 
+/** What a static program takes from the sysroot: libc.a (and the other archives) and the start files. */
+async function libcDigest(sysroot: string): Promise<string> {
+  const lib = join(sysroot, 'lib');
+  const names = (await readdir(lib)).filter((name) => name.endsWith('.a') || name.endsWith('.o')).sort();
+  const hash = createHash('sha256');
+  for (const name of names) hash.update(name).update('\0').update(await readFile(join(lib, name))).update('\0');
+  return hash.digest('hex').slice(0, 16);
+}
+
 export function componentBuilder(options: BuilderOptions): ComponentBuilder {
   const { isa, sourceDir, image, jobs } = options;
   const workDir = workDirFor(options);
@@ -58,11 +71,11 @@ export function componentBuilder(options: BuilderOptions): ComponentBuilder {
   let compiler: Promise<CrossCompiler> | undefined;
   const crossCompiler = () => (compiler ??= findCrossCompiler(isa));
 
-  const writeRootfs = async (tarPath: string, sysroot: string, toolchainSysroot: string, busyboxSource: string, signal?: AbortSignal) => {
+  const writeRootfs = async (tarPath: string, sysroot: string, busyboxSource: string, signal?: AbortSignal) => {
     await mkdir(busyboxBuildDir, { recursive: true });
     await mkdir(scratch, { recursive: true });
     const busybox = await buildBusybox({
-      isa, compiler: await crossCompiler(), sourceDir: busyboxSource, buildDir: busyboxBuildDir, toolchain: toolchainAt(isa, toolchainSysroot),
+      isa, compiler: await crossCompiler(), sourceDir: busyboxSource, buildDir: busyboxBuildDir, toolchain: toolchainAt(isa, sysroot),
       cflags: prefixMapFlags(workDir), jobs, env: BUILD_ENV, signal,
     });
     const { tar } = await assembleRootfs(isa, await crossCompiler(), busybox, sysroot, scratch, signal);
@@ -73,23 +86,21 @@ export function componentBuilder(options: BuilderOptions): ComponentBuilder {
     // The tree is BusyBox; musl is the image's sysroot, as built.
     return {
       component: 'busybox', workDir,
-      build: (tarPath, signal) => writeRootfs(tarPath, image.toolchain.sysroot, image.toolchain.sysroot, sourceDir, signal),
+      build: async (tarPath, signal) => {
+        await writeRootfs(tarPath, image.toolchain.sysroot, sourceDir, signal);
+        return {};
+      },
     };
   }
 
-  // The tree is musl, built out of tree into a kept sysroot; BusyBox is the pinned source,
-  // unpacked once, whose objects are kept and only relinked against each step's libc.a.
-  const muslBuildDir = join(workDir, 'musl-build');
-  const sysroot = join(workDir, 'sysroot');
+  // The tree is musl (buildMuslTree); BusyBox is the pinned source, unpacked once, whose
+  // objects are kept and only relinked against each step's libc.a.
   const busyboxSourceRoot = join(workDir, 'busybox-src');
   return {
     component: 'musl', workDir,
     build: async (tarPath, signal) => {
-      const sources = await ensureSources(undefined, sourcesFor(isa));
-      // The ISA's own compiler runtime (armhf's ARMv6 libgcc), as the image build gives it.
-      const runtime = await prepareRuntime({ isa, compiler: await crossCompiler(), sources, dir: join(workDir, 'runtime'), cflags: prefixMapFlags(workDir), env: BUILD_ENV, signal });
-      await buildMusl({ isa, compiler: await crossCompiler(), runtime, sourceDir, buildDir: muslBuildDir, sysroot, cflags: prefixMapFlags(workDir), jobs, env: BUILD_ENV, signal });
-      const pinned = sources.find((source) => source.name === 'busybox')!;
+      const sysroot = await buildMuslTree(isa, sourceDir, workDir, jobs, signal);
+      const pinned = (await ensureSources(undefined, sourcesFor(isa))).find((source) => source.name === 'busybox')!;
       const busyboxSource = join(busyboxSourceRoot, `busybox-${pinned.version}`);
       if (!(await exists(join(busyboxSource, 'Makefile')))) {
         await rm(busyboxSourceRoot, { recursive: true, force: true });
@@ -98,7 +109,24 @@ export function componentBuilder(options: BuilderOptions): ComponentBuilder {
       }
       // make does not see a new libc.a: drop the link outputs so BusyBox relinks.
       for (const output of ['busybox_unstripped', 'busybox']) await rm(join(busyboxBuildDir, output), { force: true });
-      await writeRootfs(tarPath, sysroot, sysroot, busyboxSource, signal);
+      await writeRootfs(tarPath, sysroot, busyboxSource, signal);
+      return { toolchain: { ...toolchainAt(isa, sysroot), libcDigest: await libcDigest(sysroot) } };
     },
   };
+}
+
+/**
+ * Builds the musl tree out of tree in `workDir`/musl-build and installs it into
+ * `workDir`/sysroot, with the ISA's own compiler runtime (armhf's ARMv6 libgcc) as the image
+ * build gives it. A kept workDir is not configured again: only what changed is recompiled.
+ * Returns the sysroot.
+ */
+export async function buildMuslTree(isa: Isa, sourceDir: string, workDir: string, jobs: number, signal?: AbortSignal): Promise<string> {
+  const compiler = await findCrossCompiler(isa);
+  const sources = await ensureSources(undefined, sourcesFor(isa));
+  const cflags = prefixMapFlags(workDir);
+  const runtime = await prepareRuntime({ isa, compiler, sources, dir: join(workDir, 'runtime'), cflags, env: BUILD_ENV, signal });
+  const sysroot = join(workDir, 'sysroot');
+  await buildMusl({ isa, compiler, runtime, sourceDir, buildDir: join(workDir, 'musl-build'), sysroot, cflags, jobs, env: BUILD_ENV, signal });
+  return sysroot;
 }

@@ -9,6 +9,7 @@ import { makeCacheTempDir } from '../cache-temp.ts';
 import { HarnessError } from '../errors.ts';
 import type { Isa } from '../isa.ts';
 import { RootfsWriter } from '../rootfs/extract.ts';
+import type { Toolchain } from '../suites/suite.ts';
 import { confirmEnds, flakinessOf, newReportDir, removeOnBadInput, type Judge } from './common.ts';
 import { componentBuilder, type Component } from './component.ts';
 import { GitTree } from './git.ts';
@@ -58,10 +59,7 @@ async function checkTree(tree: GitTree, options: SourceBisectOptions): Promise<{
 const GIT_TERM = { old: 'good', new: 'bad', skip: 'skip' } as const;
 
 export async function bisectSource(options: SourceBisectOptions): Promise<BisectResult> {
-  const { suite } = parseCaseId(options.caseId);
-  if (options.component === 'musl' && suite === 'musl') {
-    throw new HarnessError(`--case '${options.caseId}': the musl suite compiles its probes with the image's own musl, not the tree's; bisect musl with a busybox/ or image/ case`);
-  }
+  parseCaseId(options.caseId);
   const tree = await GitTree.open(options.sourceDir);
   const ends = await checkTree(tree, options);
   const { signal, isa } = options;
@@ -79,8 +77,8 @@ export async function bisectSource(options: SourceBisectOptions): Promise<Bisect
   const report = await newReportDir(options.reportDir);
   const started = new Date();
   const steps: BisectStep[] = [];
-  /** Each tested commit's rootfs, so reruns need no rebuild. */
-  const tarballs = new Map<string, string>();
+  /** Each tested commit's rootfs (and musl toolchain), so reruns need no rebuild. */
+  const builtSteps = new Map<string, { tarPath: string; toolchain?: Toolchain }>();
   let builds = 0;
 
   const judge: Judge<string> = async (commit, role) => {
@@ -89,20 +87,24 @@ export async function bisectSource(options: SourceBisectOptions): Promise<Bisect
     const title = await tree.subject(commit);
     let buildMs: number | undefined;
     let buildError: string | undefined;
-    if (!tarballs.has(commit)) {
+    if (!builtSteps.has(commit)) {
       if ((await tree.head()) !== commit) await tree.git(['checkout', '-q', '--detach', commit]);
       const tarPath = join(scratch, `${commit}.tar`);
       const buildStarted = performance.now();
       builds++;
-      await builder.build(tarPath, signal).then(() => tarballs.set(commit, tarPath), (error: Error) => {
+      await builder.build(tarPath, signal).then(({ toolchain }) => builtSteps.set(commit, { tarPath, toolchain }), (error: Error) => {
         signal?.throwIfAborted();
         buildError = `${options.component} does not build: ${error.message.split('\n').slice(-3).join(' | ')}`;
       });
       buildMs = performance.now() - buildStarted;
+      // A build may patch the tree (musl's ARM atomics, for a Thumb-1 ISA): undo it, or git
+      // refuses the next checkout and the tree is not left as it was.
+      if ((await tree.changes()).length) await tree.git(['checkout', '-q', '--', '.']);
     }
-    const tarPath = tarballs.get(commit);
+    const built = builtSteps.get(commit);
     let run: Awaited<ReturnType<typeof runStep>> | undefined;
-    if (tarPath) {
+    if (built) {
+      const { tarPath, toolchain } = built;
       const rootfs = join(scratch, 'rootfs');
       await rm(rootfs, { recursive: true, force: true });
       await mkdir(rootfs);
@@ -110,7 +112,7 @@ export async function bisectSource(options: SourceBisectOptions): Promise<Bisect
       await writer.apply(tarPath, { layer: false, label: tarPath, signal });
       await writer.finish();
       try {
-        run = await runStep({ image: { kind: 'directory', path: rootfs }, imageName: `commit-${commit.slice(0, 12)}`, isa, caseId: options.caseId, dir: stepDir, cacheDir: options.cacheDir, signal });
+        run = await runStep({ image: { kind: 'directory', path: rootfs }, imageName: `commit-${commit.slice(0, 12)}`, isa, caseId: options.caseId, dir: stepDir, cacheDir: options.cacheDir, signal, toolchain });
       } finally {
         await rm(rootfs, { recursive: true, force: true });
       }

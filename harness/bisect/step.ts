@@ -9,6 +9,7 @@ import { HarnessError } from '../errors.ts';
 import type { Isa } from '../isa.ts';
 import { SUITE_NAMES, type SuiteName } from '../matrix/schema.ts';
 import type { ImageSource } from '../rootfs/index.ts';
+import type { Toolchain } from '../suites/suite.ts';
 import { prepareRun, runMatrix } from '../run.ts';
 import { judgeRun, type Judgement } from './judge.ts';
 
@@ -51,6 +52,8 @@ export interface StepOptions {
   dir: string;
   cacheDir?: string;
   signal?: AbortSignal;
+  /** The musl the musl suite's probes link: a musl bisect step's, not the built image's. */
+  toolchain?: Toolchain;
 }
 
 export interface StepRun extends Judgement {
@@ -64,7 +67,9 @@ async function writeStepMatrix(options: StepOptions): Promise<string> {
   await mkdir(options.dir, { recursive: true });
   const matrixPath = join(options.dir, 'matrix.yaml');
   const matrix = { name: 'bisect-step', arches: [options.isa.name], images: [matrixImage(options.imageName, options.image)], suites: { [suite]: {} }, retries: 0 };
-  await writeFile(matrixPath, `# harness run ${matrixPath} --grep '${exactGrep(options.caseId)}'\n${stringify(matrix)}`);
+  // A rerun from this file compiles musl/ probes with the built image's musl, not the step's.
+  const probes = options.toolchain ? `# (the step linked musl/ probes with ${options.toolchain.cc}, not the built image's musl)\n` : '';
+  await writeFile(matrixPath, `# harness run ${matrixPath} --grep '${exactGrep(options.caseId)}'\n${probes}${stringify(matrix)}`);
   return matrixPath;
 }
 
@@ -88,7 +93,7 @@ export async function runStep(options: StepOptions): Promise<StepRun> {
   try {
     const outcome = await runMatrix({
       matrixPath, filters: { grep: exactGrep(options.caseId) }, progress: 'quiet', signal: options.signal, cacheDir: options.cacheDir,
-      jsonPath: resultsPath, junitPath: join(options.dir, 'junit.xml'),
+      jsonPath: resultsPath, junitPath: join(options.dir, 'junit.xml'), ...(options.toolchain && { toolchains: { [options.isa.name]: options.toolchain } }),
     });
     return { ...judgeRun(outcome.results, options.caseId), durationMs: performance.now() - started, resultsPath };
   } catch (error) {

@@ -37,6 +37,12 @@ export interface Toolchain {
   /** musl-gcc-style wrapper that compiles static programs for the ISA. */
   cc: string;
   cflags: string[];
+  /**
+   * A digest of the libc it links, for a sysroot rebuilt in place (a musl bisect's): probes
+   * compiled against another libc.a are not reused. An image's sysroot needs none: its path
+   * already names its inputs.
+   */
+  libcDigest?: string;
 }
 
 export interface SuiteContext {

@@ -44,11 +44,14 @@ export interface CompileReport {
   durationMs: number;
 }
 
-/** The cache key of one program: its source, the shared headers, the compiler and every flag. */
+/** The cache key of one program: its source, the shared headers, the compiler, every flag and the libc it links. */
 export function programKey(source: string, headers: string, toolchain: Toolchain): string {
   const hash = createHash('sha256');
   // probeFlags() without the checkout's path, which it maps away.
-  for (const part of [source, headers, toolchain.cc, ...toolchain.cflags, '--', ...PROBE_CFLAGS, '-ffile-prefix-map=<probes>=probes']) hash.update(part).update('\0');
+  const parts = [source, headers, toolchain.cc, ...toolchain.cflags, '--', ...PROBE_CFLAGS, '-ffile-prefix-map=<probes>=probes'];
+  // Only a rebuilt-in-place sysroot has a digest: every other key stays as it was.
+  if (toolchain.libcDigest) parts.push('libc', toolchain.libcDigest);
+  for (const part of parts) hash.update(part).update('\0');
   return hash.digest('hex').slice(0, 16);
 }
 
