@@ -30,7 +30,7 @@ import { addressSpaceLimit, guestLaunch, type Isa } from '../isa.ts';
 import { DEFAULT_LIMITS, type LimitHit, type Limits } from '../limits.ts';
 import { caseLimits } from './cgroup.ts';
 import { sandboxHost } from './helper.ts';
-import { STAGING_PREFIX } from './leaks.ts';
+import { stagingPrefix } from './leaks.ts';
 import { capChunks } from './output.ts';
 import { type CaseAnswer, startCase } from './server.ts';
 
@@ -224,7 +224,7 @@ async function runHelper(helper: string, args: string[], opts: SandboxRunOptions
 /** Writes files and hostFiles into a fresh directory, the overlay's top layer; none when there are none. */
 async function stageFiles(opts: SandboxRunOptions): Promise<string | undefined> {
   if (!opts.files?.length && Object.keys(opts.hostFiles ?? {}).length === 0) return undefined;
-  const dir = await mkdtemp(join(tmpdir(), STAGING_PREFIX));
+  const dir = await mkdtemp(join(tmpdir(), stagingPrefix()));
   try {
     await chmod(dir, 0o755);
     await writeCaseFiles(dir, opts.files, opts.hostFiles);

@@ -2,13 +2,16 @@
 // Snapshot before and after; the diff is pure so tests can check it on any data.
 // Helper processes count when they carry this process tree's owner marker (server.ts), so
 // other harness runs on the machine are not counted, and one of ours is even when orphaned;
-// our own helpers that wait idle for the next case hold nothing and are not counted.
+// our own helpers that wait idle for the next case hold nothing and are not counted. Staging
+// dirs carry the same marker in their names.
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { idleHelperPids, SANDBOX_OWNER_ENV, sandboxOwner } from './server.ts';
 
-/** Prefix of the per-case staging directories under os.tmpdir(). */
-export const STAGING_PREFIX = 'harness-case-';
+/** Prefix of this process tree's per-case staging directories under os.tmpdir() (others' runs have their own). */
+export function stagingPrefix(): string {
+  return `harness-case-${sandboxOwner()}-`;
+}
 
 export interface HostSnapshot {
   /** Lines of /proc/mounts. */
@@ -43,7 +46,7 @@ export async function snapshotHost(): Promise<HostSnapshot> {
     const environ = await readFile(`/proc/${entry}/environ`, 'utf8').catch(() => '');
     if (environ.split('\0').includes(marker)) helperProcesses.set(Number(entry), exe);
   }
-  const stagingDirs = (await readdir(tmpdir())).filter((name) => name.startsWith(STAGING_PREFIX));
+  const stagingDirs = (await readdir(tmpdir())).filter((name) => name.startsWith(stagingPrefix()));
   return { mounts, helperProcesses, stagingDirs };
 }
 
