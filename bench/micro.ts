@@ -1,7 +1,8 @@
 // Benchmark (not a test): the per-case cost. N trivial static cases per ISA
 // (`int main(void){return 0;}`) through the harness's static suite, in one run against
 //   - the bare floor: `xargs -P <cores> -L 1 chroot ROOT /opt/static/tN`, ROOT with /proc;
-//   - the sandbox helper alone through the same xargs, so the Node-side share shows;
+//   - the sandbox helper alone: one `sandbox-run --serve` per core fed the same case requests
+//     the harness sends (from a file, no Node), so the Node-side share shows;
 // then scaling: harness and floor at jobs 1, 2, 4, ... up to the core count.
 //
 //   npx tsx bench/micro.ts [cases-per-isa] [isa ...]     (default: 300 on aarch64 and s390x)
@@ -11,13 +12,15 @@
 // 0.5 ms per case, and at jobs 2 at least 1.8x the speed of jobs 1 on 2 cores. Touches nothing
 // outside its temp dir (the /proc mounts it makes there are removed before it ends).
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { isaByName, type Isa } from '../harness/isa.ts';
 import { REPO_ROOT } from '../harness/paths.ts';
 import { prepareRun } from '../harness/run.ts';
-import { guestEnv } from '../harness/sandbox/index.ts';
+import { DEFAULT_LIMITS } from '../harness/limits.ts';
+import { guestEnv, helperArgs, servedArgs } from '../harness/sandbox/index.ts';
+import { encodeRequest } from '../harness/sandbox/server.ts';
 import { sandboxHost } from '../harness/sandbox/helper.ts';
 import { buildImages } from '../images/build.ts';
 
@@ -34,12 +37,9 @@ interface Timing {
 }
 
 /** Runs a command under /usr/bin/time: wall and CPU of it and everything it waited for. */
-async function timed(argv: string[], options: { cwd?: string; fd3?: boolean; env?: Record<string, string> } = {}): Promise<Timing> {
+async function timed(argv: string[], options: { env?: Record<string, string> } = {}): Promise<Timing> {
   const out = join(scratch, `time-${Math.random().toString(36).slice(2)}`);
-  // fd 3 open for the helper's status line, which nobody reads here.
-  await execa('/usr/bin/time', ['-f', '%e %U %S', '-o', out, ...argv], {
-    cwd: options.cwd, env: options.env, stdio: ['ignore', 'ignore', 'pipe', ...(options.fd3 ? ['pipe' as const] : [])],
-  });
+  await execa('/usr/bin/time', ['-f', '%e %U %S', '-o', out, ...argv], { env: options.env, stdio: ['ignore', 'ignore', 'pipe'] });
   const [wall, user, sys] = (await readFile(out, 'utf8')).trim().split(/\s+/).map(Number) as [number, number, number];
   return { wall, cpu: user + sys };
 }
@@ -71,9 +71,12 @@ try {
   const prepared = await prepareRun({ matrixPath: await matrixFor(cores), build: true });
   const helper = await sandboxHost();
 
+  // One environment for every line, as the sandbox gives it (so no ISA with a QEMU CPU model).
+  const env = guestEnv(isas[0]!);
+  if (isas.some((isa) => JSON.stringify(guestEnv(isa)) !== JSON.stringify(env))) throw new Error('choose ISAs whose guests share one environment (no QEMU_CPU model), e.g. aarch64 s390x');
   // Floor roots and helper lowers: the image with the binaries in place; the floor's with /proc.
   const floorLines: string[] = [];
-  const helperLines: string[] = [];
+  const helperArgvs: string[][] = [];
   const rootOf = new Map<Isa, string>();
   for (const isa of isas) {
     const image = [...prepared.images.values()].find((i) => i.isa === isa)!;
@@ -83,23 +86,25 @@ try {
     rootOf.set(isa, root);
     for (let n = 0; n < perIsa; n++) {
       floorLines.push(`${root} ${GUEST_DIR}/t${n}`);
-      helperLines.push(`--hostname harness --mnt ${helper.mountPoint} --lower ${root} -- ${GUEST_DIR}/t${n}`);
+      helperArgvs.push(servedArgs(env, DEFAULT_LIMITS.outputBytes, false, helperArgs({ mountPoint: helper.mountPoint, lowers: [root], isa, rootless: false, tmpfsBytes: DEFAULT_LIMITS.tmpBytes, argv: [`${GUEST_DIR}/t${n}`] })));
     }
   }
   // Interleaved like the harness interleaves ISAs.
-  const interleave = (lines: string[]) => lines.map((line, i) => ({ line, key: (i % perIsa) * isas.length + Math.floor(i / perIsa) })).sort((a, b) => a.key - b.key).map((e) => e.line);
-  const helperList = join(scratch, 'helper.txt');
-  await writeFile(helperList, interleave(helperLines).join('\n') + '\n');
+  const interleave = <T>(lines: T[]) => lines.map((line, i) => ({ line, key: (i % perIsa) * isas.length + Math.floor(i / perIsa) })).sort((a, b) => a.key - b.key).map((e) => e.line);
+  // The helper alone: the requests dealt round-robin to one request file per job slot.
+  const requestFiles: string[] = [];
+  const requests = interleave(helperArgvs).map((argv, n) => encodeRequest(`c${n}`, argv, undefined));
+  for (let slot = 0; slot < cores; slot++) {
+    requestFiles.push(join(scratch, `requests-${slot}`));
+    await writeFile(requestFiles[slot]!, Buffer.concat(requests.filter((_, n) => n % cores === slot)));
+  }
   const floorList = join(scratch, 'floor.txt');
   await writeFile(floorList, interleave(floorLines).join('\n') + '\n');
-  // One environment for every line, as the sandbox gives it (so no ISA with a QEMU CPU model).
-  const env = guestEnv(isas[0]!);
-  if (isas.some((isa) => JSON.stringify(guestEnv(isa)) !== JSON.stringify(env))) throw new Error('choose ISAs whose guests share one environment (no QEMU_CPU model), e.g. aarch64 s390x');
 
   const harness = (jobs: number) => matrixFor(jobs).then((matrix) =>
     timed(['node', join(REPO_ROOT, 'harness', 'bin.mjs'), 'run', matrix, '--quiet', '--junit', join(scratch, 'junit.xml'), '--json', join(scratch, 'results.json')]));
   const floor = (jobs: number) => timed(['xargs', '-a', floorList, '-P', String(jobs), '-L', '1', 'chroot'], { env });
-  const helperAlone = (jobs: number) => timed(['xargs', '-a', helperList, '-P', String(jobs), '-L', '1', helper.helper], { fd3: true, env });
+  const helperAlone = () => timed(['sh', '-c', 'for f in "$@"; do "$0" --serve < "$f" > /dev/null & done; wait', helper.helper, ...requestFiles]);
 
   // The floor's roots get /proc only while it runs: the helper's lowers must not carry it.
   const floorWithProc = async (jobs: number) => {
@@ -113,29 +118,34 @@ try {
       for (const proc of procMounts.splice(0)) await execa('umount', [proc]);
     }
   };
+  console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const h = await harness(cores);
   const f = await floorWithProc(cores);
-  const a = await helperAlone(cores);
+  const a = await helperAlone();
+  const startup = await timed(['node', join(REPO_ROOT, 'harness', 'bin.mjs'), '--version']);
   const perCaseMs = (seconds: number) => ((seconds * 1000) / total).toFixed(2);
   console.log(`${total} trivial cases (${perIsa} per ISA on ${isas.map((i) => i.name).join(', ')}), ${cores} cores, one run each`);
   console.log(`harness (CLI, --jobs ${cores}):    wall ${h.wall.toFixed(2)} s  cpu ${h.cpu.toFixed(2)} s`);
   console.log(`xargs -P ${cores} chroot (floor):   wall ${f.wall.toFixed(2)} s  cpu ${f.cpu.toFixed(2)} s`);
-  console.log(`xargs -P ${cores} helper alone:     wall ${a.wall.toFixed(2)} s  cpu ${a.cpu.toFixed(2)} s`);
+  console.log(`${cores} x helper --serve alone:  wall ${a.wall.toFixed(2)} s  cpu ${a.cpu.toFixed(2)} s`);
   const ratio = h.wall / f.wall;
   console.log(`harness / floor: ${ratio.toFixed(2)}x wall, ${(h.cpu / f.cpu).toFixed(2)}x cpu (target within 1.5x wall) ${ratio <= 1.5 ? 'OK' : 'MISSED'}`);
   const nodeShare = (h.wall - a.wall) / total * 1000;
   console.log(`Node-side share: ${nodeShare.toFixed(2)} ms wall, ${perCaseMs(h.cpu - a.cpu)} ms cpu per case (target under 0.5 ms) ${nodeShare < 0.5 ? 'OK' : 'MISSED'}`);
+  console.log(`  of which start-up (harness --version ${startup.wall.toFixed(2)} s): ${perCaseMs(startup.wall)} ms per case`);
 
+  // Past the core count too: set-up waits on the kernel, so more cases in flight may pay (jobs: auto follows this).
   console.log('scaling (speed-up against jobs 1):');
-  const levels = [...new Set([1, 2, 4, 8, 16, 32, 64].filter((j) => j < cores).concat(cores))];
+  const levels = [...new Set([1, 2, 4, 8, 16, 32, 64].filter((j) => j < cores).concat(cores, cores * 2, cores * 3))];
   const base: { harness?: number; floor?: number } = {};
   for (const jobs of levels) {
     const hj = await harness(jobs);
     const fj = await floorWithProc(jobs);
     base.harness ??= hj.wall;
     base.floor ??= fj.wall;
-    console.log(`  jobs ${String(jobs).padStart(2)}: harness ${hj.wall.toFixed(2)} s (${(base.harness / hj.wall).toFixed(2)}x)   floor ${fj.wall.toFixed(2)} s (${(base.floor / fj.wall).toFixed(2)}x)`);
+    console.log(`  jobs ${String(jobs).padStart(2)}${jobs > cores ? ` (${jobs / cores}x cores)` : ''}: harness ${hj.wall.toFixed(2)} s (${(base.harness / hj.wall).toFixed(2)}x)   floor ${fj.wall.toFixed(2)} s (${(base.floor / fj.wall).toFixed(2)}x)`);
   }
+  console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 } finally {
   for (const proc of procMounts) await execa('umount', [proc], { reject: false });
   const left = (await readFile('/proc/mounts', 'utf8')).split('\n').some((line) => line.split(' ')[1]?.startsWith(scratch));

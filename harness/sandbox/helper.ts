@@ -1,6 +1,6 @@
 // Builds sandbox-run.c once per source version into the cache. A C helper instead of a
-// shell script of mount/ip/chroot calls: one exec per case instead of about fifteen
-// (numbers in index.ts).
+// shell script of mount/ip/chroot calls: a clone per case (served, server.ts) instead of
+// about fifteen execs (numbers in index.ts).
 import { createHash } from 'node:crypto';
 import { access, constants, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';

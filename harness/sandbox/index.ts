@@ -1,9 +1,10 @@
 // Runs one case inside an image: a fresh copy-on-write view of the extracted rootfs in
 // private mount, PID, UTS, IPC and network namespaces, as the ISA's machines would run it.
-// The kernel work is in sandbox-run.c (one exec per case); this module stages the case's
-// files, starts the helper, enforces the timeout and collects output.
+// The kernel work is in sandbox-run.c, run by a long-lived helper per job slot (server.ts):
+// no process start per case. This module stages the case's files, makes its cgroups, hands
+// the case to a helper, enforces the timeout and collects output.
 //
-// Per-case overhead, /bin/true, measured on this 2-core host while other builds ran (load
+// Per-case overhead with one helper exec per case (before server.ts), /bin/true, measured on this 2-core host while other builds ran (load
 // 14-17, so every figure is noisy), runs interleaved:
 //   shell loop:  x86_64  chroot 6.5-8.5 ms, helper 6.2-8.7 ms (on par);
 //                aarch64 chroot 29-48 ms, helper 6.3-11 ms (a bare chroot has no /proc,
@@ -23,16 +24,15 @@ import { rmSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants, machine, tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
-import type { Readable } from 'node:stream';
-import { execa } from 'execa';
 import { caseFileBytes, type CaseFile } from '../case.ts';
 import { HarnessError } from '../errors.ts';
 import { addressSpaceLimit, guestLaunch, type Isa } from '../isa.ts';
 import { DEFAULT_LIMITS, type LimitHit, type Limits } from '../limits.ts';
 import { caseLimits } from './cgroup.ts';
 import { sandboxHost } from './helper.ts';
-import { STAGING_PREFIX } from './leaks.ts';
-import { collectCapped } from './output.ts';
+import { stagingPrefix } from './leaks.ts';
+import { capChunks } from './output.ts';
+import { type CaseAnswer, startCase } from './server.ts';
 
 export { OUTPUT_CAP_BYTES } from './output.ts';
 export { type HostSnapshot, type Leaks, hasLeaks, sandboxLeaks, snapshotHost } from './leaks.ts';
@@ -89,21 +89,19 @@ export const DEFAULT_GUEST_ENV: Readonly<Record<string, string>> = {
 
 export const GUEST_HOSTNAME = 'harness';
 
-/** What is running now: killed and removed if the harness exits in the middle (a second Ctrl-C, a crash). */
-const live = { helpers: new Set<{ kill: (signal: NodeJS.Signals) => boolean }>(), stagingDirs: new Set<string>() };
+/** Staging dirs of running cases: removed if the harness exits in the middle (a second Ctrl-C, a crash). */
+const liveStagingDirs = new Set<string>();
 let exitHookInstalled = false;
-function track(): typeof live {
+function trackStaging(dir: string): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => {
-      // SIGKILL on the helper: its init dies by PDEATHSIG, the kernel tears down the namespace and its mounts.
-      for (const helper of live.helpers) helper.kill('SIGKILL');
-      for (const dir of live.stagingDirs) rmSync(dir, { recursive: true, force: true });
+      for (const staged of liveStagingDirs) rmSync(staged, { recursive: true, force: true });
     });
   }
-  return live;
+  liveStagingDirs.add(dir);
 }
-/** After SIGTERM the helper SIGKILLs the namespace at once; this is only its own grace. */
+/** After a kill request the helper SIGKILLs the namespace at once; this is only its own grace. */
 const HELPER_KILL_GRACE_MS = 2000;
 
 /** The guest environment: defaults, the case's variables, and the emulator's CPU model. */
@@ -132,6 +130,11 @@ export function helperArgs(opts: {
   ];
 }
 
+/** A served case's arguments (pure): its environment, output cap and stdin before helperArgs' (which the VM runs as a command). */
+export function servedArgs(env: Record<string, string>, outputBytes: number, hasStdin: boolean, args: readonly string[]): string[] {
+  return ['--output-cap', String(outputBytes), ...(hasStdin ? ['--stdin'] : []), ...Object.entries(env).flatMap(([name, value]) => ['--env', `${name}=${value}`]), ...args];
+}
+
 /** Parses the helper's status lines: notes ("full tmpfs"), then "exit N", "signal N" or "error MESSAGE". */
 export function parseHelperStatus(text: string): ({ exitCode: number | null; signal: string | null } | { error: string }) & { tmpfsFull?: true } {
   const lines = text.split('\n').filter(Boolean);
@@ -156,7 +159,7 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const rootless = process.getuid?.() !== 0;
   const staging = await stageFiles(opts);
-  if (staging) track().stagingDirs.add(staging);
+  if (staging) trackStaging(staging);
   const cgroups = rootless ? undefined : await caseLimits(limits, opts.isa, machine());
   try {
     const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
@@ -171,26 +174,14 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
     await cgroups?.remove();
     if (staging) {
       await rm(staging, { recursive: true, force: true });
-      live.stagingDirs.delete(staging);
+      liveStagingDirs.delete(staging);
     }
   }
 }
 
 async function runHelper(helper: string, args: string[], opts: SandboxRunOptions, limits: Limits): Promise<SandboxRunResult> {
   const started = performance.now();
-  const child = execa(helper, args, {
-    env: guestEnv(opts.isa, opts.env),
-    extendEnv: false,
-    stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe'],
-    buffer: false,
-    reject: false,
-  });
-  // A guest that exits without reading its stdin closes the pipe under us: not an error.
-  child.stdin?.on('error', () => {});
-  child.stdin?.end(opts.stdin);
-  const stdout = collectCapped(child.stdout, limits.outputBytes);
-  const stderr = collectCapped(child.stderr, limits.outputBytes);
-  const status = collectCapped(child.stdio[3] as Readable);
+  const running = startCase(helper, servedArgs(guestEnv(opts.isa, opts.env), limits.outputBytes, opts.stdin !== undefined, args), opts.stdin);
 
   let timedOut = false;
   let stopping = false;
@@ -199,29 +190,28 @@ async function runHelper(helper: string, args: string[], opts: SandboxRunOptions
     if (stopping) return;
     stopping = true;
     // The helper SIGKILLs the namespace's init, which takes every guest process with it.
-    child.kill('SIGTERM');
-    forceKill = setTimeout(() => child.kill('SIGKILL'), HELPER_KILL_GRACE_MS);
+    running.kill();
+    forceKill = setTimeout(() => running.killHelper(), HELPER_KILL_GRACE_MS);
   };
   const timer = setTimeout(() => {
     timedOut = true;
     stop();
   }, opts.timeoutMs);
   opts.signal?.addEventListener('abort', stop, { once: true });
-  track().helpers.add(child);
+  let answer: CaseAnswer;
   try {
-    await child;
+    answer = await running.done;
   } finally {
-    live.helpers.delete(child);
     clearTimeout(timer);
     clearTimeout(forceKill);
     opts.signal?.removeEventListener('abort', stop);
   }
-  const durationMs = performance.now() - started;
+  const durationMs = answer.durationMs ?? performance.now() - started;
   opts.signal?.throwIfAborted();
-  const [out, err] = await Promise.all([stdout.done, stderr.done]);
-  const output = { stdout: out.text, stderr: err.text, durationMs };
-  const capped: LimitHit[] = out.truncated || err.truncated ? [{ limit: 'output', value: limits.outputBytes }] : [];
-  const outcome = parseHelperStatus((await status.done).text);
+  const cap = limits.outputBytes;
+  const output = { stdout: capChunks(answer.stdout, answer.stdoutBytes, cap), stderr: capChunks(answer.stderr, answer.stderrBytes, cap), durationMs };
+  const capped: LimitHit[] = answer.stdoutBytes > cap || answer.stderrBytes > cap ? [{ limit: 'output', value: cap }] : [];
+  const outcome = parseHelperStatus(answer.status);
   if ('error' in outcome) {
     if (stopping) return { exitCode: null, signal: 'SIGKILL', timedOut, ...output, limitHits: capped };
     throw new HarnessError(`sandbox: ${outcome.error}`);
@@ -234,7 +224,7 @@ async function runHelper(helper: string, args: string[], opts: SandboxRunOptions
 /** Writes files and hostFiles into a fresh directory, the overlay's top layer; none when there are none. */
 async function stageFiles(opts: SandboxRunOptions): Promise<string | undefined> {
   if (!opts.files?.length && Object.keys(opts.hostFiles ?? {}).length === 0) return undefined;
-  const dir = await mkdtemp(join(tmpdir(), STAGING_PREFIX));
+  const dir = await mkdtemp(join(tmpdir(), stagingPrefix()));
   try {
     await chmod(dir, 0o755);
     await writeCaseFiles(dir, opts.files, opts.hostFiles);

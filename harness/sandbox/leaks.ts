@@ -1,15 +1,22 @@
 // What a sandbox run could leave on the host: mounts, helper processes, staging dirs.
 // Snapshot before and after; the diff is pure so tests can check it on any data.
+// Helper processes count when they carry this process tree's owner marker (server.ts), so
+// other harness runs on the machine are not counted, and one of ours is even when orphaned;
+// our own helpers that wait idle for the next case hold nothing and are not counted. Staging
+// dirs carry the same marker in their names.
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { idleHelperPids, SANDBOX_OWNER_ENV, sandboxOwner } from './server.ts';
 
-/** Prefix of the per-case staging directories under os.tmpdir(). */
-export const STAGING_PREFIX = 'harness-case-';
+/** Prefix of this process tree's per-case staging directories under os.tmpdir() (others' runs have their own). */
+export function stagingPrefix(): string {
+  return `harness-case-${sandboxOwner()}-`;
+}
 
 export interface HostSnapshot {
   /** Lines of /proc/mounts. */
   mounts: string[];
-  /** pid -> executable path, for processes running a sandbox helper. */
+  /** pid -> executable path, for processes running a sandbox helper of this process tree (idle ones left out). */
   helperProcesses: Map<number, string>;
   /** Staging directories under os.tmpdir(). */
   stagingDirs: string[];
@@ -29,13 +36,17 @@ export function isHelperExecutable(exe: string): boolean {
 export async function snapshotHost(): Promise<HostSnapshot> {
   const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter(Boolean);
   const helperProcesses = new Map<number, string>();
+  const marker = `${SANDBOX_OWNER_ENV}=${sandboxOwner()}`;
+  const idle = idleHelperPids();
   for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || idle.has(Number(entry))) continue;
     // Processes come and go, and others' exe links are unreadable: skip those.
     const exe = await readlink(`/proc/${entry}/exe`).catch(() => '');
-    if (isHelperExecutable(exe)) helperProcesses.set(Number(entry), exe);
+    if (!isHelperExecutable(exe)) continue;
+    const environ = await readFile(`/proc/${entry}/environ`, 'utf8').catch(() => '');
+    if (environ.split('\0').includes(marker)) helperProcesses.set(Number(entry), exe);
   }
-  const stagingDirs = (await readdir(tmpdir())).filter((name) => name.startsWith(STAGING_PREFIX));
+  const stagingDirs = (await readdir(tmpdir())).filter((name) => name.startsWith(stagingPrefix()));
   return { mounts, helperProcesses, stagingDirs };
 }
 

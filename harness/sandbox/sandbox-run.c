@@ -1,34 +1,54 @@
 /*
- * sandbox-run: runs one test case inside an image in one exec, with no shell and no
- * mount/ip/chroot binaries in between (each of those is a ~1-2 ms exec; see index.ts for
- * the numbers). Built once per source hash by helper.ts with the host's cc.
+ * sandbox-run: runs test cases inside an image, each in fresh namespaces, with no shell and
+ * no mount/ip/chroot binaries in between (each of those is a ~1-2 ms exec; see index.ts).
+ * Built once per source hash by helper.ts with the host's cc.
  *
- *   sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR
+ *   sandbox-run --serve
+ *   sandbox-run CASE-OPTIONS -- PROGRAM [ARG]...
+ *
+ * CASE-OPTIONS: [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR
  *               [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES]
- *               -- PROGRAM [ARG]...
+ *               [--env NAME=VALUE]... [--stdin] [--output-cap BYTES]
+ *
+ * --serve (the harness's per-case path: one long-lived helper per job slot, so a case costs
+ * a clone here and no process start in the harness): reads requests on fd 0, one case at a
+ * time, and answers on fd 1 (protocol below). Without --serve: one case from argv, with this
+ * process's stdin/stdout/stderr and environment, its status lines on fd 3, then exits like the
+ * guest (the VM's /init runs cases so).
  *
  * Limits (the harness decides them; limits.ts, cgroup.ts): --cgroup: a cgroup directory the
  * harness made for this case; init joins it before anything runs, so every guest process is
  * charged to it. --tmpfs-size: the per-run tmpfs (every write of the case, /tmp included) is
  * that big; when the guest leaves it full, a "full tmpfs" line precedes the exit status.
  * --rlimit-as: RLIMIT_AS of the guest (the emulator itself), where no cgroup is available.
- * --cwd: the guest's working directory.
+ * --output-cap (serve): bytes of stdout and of stderr passed on; the rest is read and counted.
+ * --cwd: the guest's working directory. --env (serve): the guest's environment, instead of
+ * this process's. --stdin (serve): the request's trailing bytes are the guest's stdin (a
+ * pipe); without it the guest reads /dev/null.
  *
  * --lower: read-only layers, topmost first (none: an empty root). --mnt: an empty host
  * directory; each run mounts its own tmpfs on it, inside its own mount namespace, so runs
- * share it without seeing each other. The guest gets this process's environment as is.
+ * share it without seeing each other.
  *
- * Process tree:  this (P, host pid ns) -> init (pid 1 of a new pid/mount/uts/ipc/net ns)
- * -> the guest program (pid 2). init exits as soon as the guest does, and the kernel then
- * kills whatever the guest left behind. P reports on fd 3 one line: "exit N", "signal N"
- * or "error MESSAGE" (a setup failure: the guest never ran), then exits like the guest.
- * SIGTERM/SIGINT/SIGHUP on P: SIGKILL the whole namespace, reap it, exit. If P itself is
- * SIGKILLed, init gets SIGKILL by PR_SET_PDEATHSIG, which ends the namespace all the same.
+ * Protocol (--serve). Request: "ID VERB ARGSLEN STDINLEN\n", then ARGSLEN bytes of
+ * NUL-terminated arguments (CASE-OPTIONS -- PROGRAM [ARG]...), then STDINLEN bytes of stdin.
+ * VERB is "run" or "kill" (kill the running case ID: its whole namespace; lengths 0). Answer
+ * frames: "ID KIND LEN\n" then LEN bytes; KIND "out" and "err" (guest output, up to the cap),
+ * "status" (the status lines below), and last "done" with "OUT-BYTES ERR-BYTES MICROSECONDS"
+ * (whole output sizes, and the case's time from clone to reaping its init).
+ *
+ * Process tree:  this (P, host pid ns) -> init (pid 1 of a new pid/mount/uts/ipc/net ns,
+ * cloned into them) -> the guest program (pid 2). init exits as soon as the guest does, and
+ * the kernel then kills whatever the guest left behind. Status lines: "exit N", "signal N"
+ * or "error MESSAGE" (a setup failure: the guest never ran). SIGTERM/SIGINT/SIGHUP on P:
+ * SIGKILL the namespace, reap it, exit. If P itself is SIGKILLed, init gets SIGKILL by
+ * PR_SET_PDEATHSIG, which ends the namespace all the same.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,31 +60,53 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STATUS_FD 3
+#define SYNC_FD 4
+#define REQUEST_FD 0
+#define ANSWER_FD 1
 #define MAX_LOWERS 8
 #define MAX_CGROUPS 4
+#define MAX_ENV 256
 
-static pid_t init_pid = -1;
+extern char **environ;
 
-/* The one channel to the harness: a setup failure, never mixed with guest output. */
+struct spec {
+  int userns, linux32, force_copy, guest_pid1, has_stdin, nlowers, ncgroups, nenv;
+  const char *hostname, *mnt, *tmpfs_size, *cwd;
+  char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS], *env[MAX_ENV + 1];
+  unsigned long long rlimit_as, output_cap;
+  char **argv;
+};
+
+#define STATUS_LINE_MAX 4096
+
+/* One status line, newline included, cut to STATUS_LINE_MAX; its length, or -1. */
+static int format_line(char *line, const char *fmt, va_list ap) {
+  int n = vsnprintf(line, STATUS_LINE_MAX - 1, fmt, ap);
+  if (n < 0) return -1;
+  if (n > STATUS_LINE_MAX - 2) n = STATUS_LINE_MAX - 2;
+  line[n++] = '\n';
+  return n;
+}
+
+/* In init: the one channel to the harness, a setup failure, never mixed with guest output. */
 static void report(const char *fmt, ...) {
-  char line[4096];
+  char line[STATUS_LINE_MAX];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+  int n = format_line(line, fmt, ap);
   va_end(ap);
-  if (n < 0) return;
-  if (n > (int)sizeof line - 2) n = sizeof line - 2;
-  line[n++] = '\n';
-  if (write(STATUS_FD, line, n) < 0) { /* nobody listening: nothing more to do */ }
+  if (n > 0 && write(STATUS_FD, line, n) < 0) { /* nobody listening: nothing more to do */ }
 }
 
 static void die(const char *fmt, ...) {
@@ -98,21 +140,6 @@ static void mkdir_or_die(const char *path, mode_t mode) {
   if (mkdir(path, mode) < 0 && errno != EEXIST) die("mkdir %s", path);
   /* mkdir honours the umask; the guest expects the modes of a real root (/tmp 1777). */
   if (chmod(path, mode) < 0) die("chmod %s", path);
-}
-
-/* Rootless: become root of a new user namespace that maps only the caller's ids. */
-static void enter_user_namespace(void) {
-  uid_t uid = geteuid();
-  gid_t gid = getegid();
-  char map[64];
-  if (unshare(CLONE_NEWUSER) < 0)
-    die("unshare(CLONE_NEWUSER) (unprivileged user namespaces disabled? check /proc/sys/user/max_user_namespaces"
-        " and /proc/sys/kernel/unprivileged_userns_clone, or run as root)");
-  write_file("/proc/self/setgroups", "deny");
-  snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
-  write_file("/proc/self/uid_map", map);
-  snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-  write_file("/proc/self/gid_map", map);
 }
 
 /* Copy fallback for hosts where overlayfs is refused: cp -a each layer, bottom first. */
@@ -260,22 +287,8 @@ static void reset_signals(void) {
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
 }
 
-/* Guest's ps shows pid 1 as plain "init", not this helper's host paths. */
-static char **rename_to_init(int argc, char **argv, char **guest_argv) {
-  int n = argc - (int)(guest_argv - argv);
-  char **copy = calloc(n + 1, sizeof *copy);
-  if (!copy) die("calloc");
-  for (int i = 0; i < n; i++)
-    if (!(copy[i] = strdup(guest_argv[i]))) die("strdup");
-  char *end = argv[argc - 1] + strlen(argv[argc - 1]);
-  memset(argv[0], 0, end - argv[0]);
-  strcpy(argv[0], "init");
-  prctl(PR_SET_NAME, "init");
-  return copy;
-}
-
 /* Called by init before any mount: the guest and all it starts are charged to these cgroups. */
-static void join_cgroups(char **cgroups, int ncgroups) {
+static void join_cgroups(char *const *cgroups, int ncgroups) {
   for (int i = 0; i < ncgroups; i++) {
     char procs[4096];
     path_join(procs, sizeof procs, cgroups[i], "/cgroup.procs");
@@ -283,28 +296,28 @@ static void join_cgroups(char **cgroups, int ncgroups) {
   }
 }
 
-static unsigned long long rlimit_as = 0;
-
 /* After the guest: a write-full tmpfs explains the guest's ENOSPC failures (overlay statfs is its upper's). */
 static void report_full_tmpfs(void) {
   struct statfs fs;
   if (statfs("/", &fs) == 0 && fs.f_blocks > 0 && fs.f_bavail == 0) report("full tmpfs");
 }
 
-static void exec_guest(char **argv, int linux32, const char *cwd) {
+static void exec_guest(const struct spec *s, char **argv, const char *cwd) {
   reset_signals();
-  if (rlimit_as) {
-    struct rlimit limit = {rlimit_as, rlimit_as};
+  if (s->rlimit_as) {
+    struct rlimit limit = {s->rlimit_as, s->rlimit_as};
     if (setrlimit(RLIMIT_AS, &limit) < 0) die("setrlimit(RLIMIT_AS)");
   }
   setsid(); /* no controlling terminal of the host's */
-  if (linux32 && personality(PER_LINUX32) < 0) die("personality(PER_LINUX32)");
+  if (s->linux32 && personality(PER_LINUX32) < 0) die("personality(PER_LINUX32)");
   close(STATUS_FD);
   /* A missing directory is the case's fault (a guest path), not a sandbox failure. */
   if (cwd && chdir(cwd) < 0) {
     fprintf(stderr, "sandbox: cannot change to the working directory %s: %s\n", cwd, strerror(errno));
     _exit(126);
   }
+  /* Set before execvp: its PATH search is the guest's. */
+  if (s->nenv) environ = (char **)s->env;
   execvp(argv[0], argv);
   int err = errno;
   fprintf(stderr, "sandbox: cannot run %s: %s\n", argv[0], strerror(err));
@@ -312,117 +325,446 @@ static void exec_guest(char **argv, int linux32, const char *cwd) {
 }
 
 /* pid 1 of the namespace: start the guest, reap everything, leave when the guest does. */
-static void run_init(char **argv, int linux32, const char *cwd, int *guest_status) {
+static int run_init(const struct spec *s, char **argv, const char *cwd) {
   pid_t guest = fork();
   if (guest < 0) die("fork guest");
-  if (guest == 0) exec_guest(argv, linux32, cwd);
+  if (guest == 0) exec_guest(s, argv, cwd);
   for (;;) {
     int status;
     pid_t pid = waitpid(-1, &status, 0);
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) die("waitpid");
-    if (pid == guest) {
-      *guest_status = status;
-      return;
-    }
+    if (pid == guest) return status;
   }
 }
 
-static void on_stop_request(int sig) {
-  (void)sig;
-  if (init_pid > 0) kill(init_pid, SIGKILL);
+/* This process's command line, which init (a clone of it) overwrites with "init". */
+static char *cmdline_start;
+static size_t cmdline_size;
+
+/* Guest's ps shows pid 1 as plain "init", not this helper's host paths: copies what the
+ * guest needs out of the memory it wipes. */
+static char **rename_to_init(char **guest_argv, const char **cwd) {
+  int n = 0;
+  while (guest_argv[n]) n++;
+  char **copy = calloc(n + 1, sizeof *copy);
+  if (!copy) die("calloc");
+  for (int i = 0; i < n; i++)
+    if (!(copy[i] = strdup(guest_argv[i]))) die("strdup");
+  if (*cwd && !(*cwd = strdup(*cwd))) die("strdup");
+  memset(cmdline_start, 0, cmdline_size);
+  strcpy(cmdline_start, "init");
+  prctl(PR_SET_NAME, "init");
+  return copy;
+}
+
+/* Puts the fds init needs at 0..4 (stdin, stdout, stderr, status, sync) and closes the rest:
+ * nothing of P's (its request and answer pipes) may reach the namespace. */
+static void take_fds(const int src[5]) {
+  int high[5];
+  for (int i = 0; i < 5; i++)
+    if ((high[i] = fcntl(src[i], F_DUPFD, 10)) < 0) _exit(125);
+  for (int i = 0; i < 5; i++)
+    if (dup2(high[i], i) < 0) _exit(125);
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 5, ~0U, 0) == 0) return;
+#endif
+  for (int fd = 5; fd < 4096; fd++) close(fd);
+}
+
+struct child {
+  const struct spec *spec;
+  int fds[5];
+};
+
+/* init: cloned into fresh pid, mount, uts, ipc and net namespaces (and a user namespace rootless). */
+static int child_main(void *arg) {
+  const struct child *c = arg;
+  const struct spec *s = c->spec;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  take_fds(c->fds);
+  /* Go: P wrote the id maps (rootless). EOF: P died before PDEATHSIG was armed. */
+  char byte;
+  if (read(SYNC_FD, &byte, 1) != 1) _exit(125);
+  close(SYNC_FD);
+  reset_signals();
+  if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) die("status fd");
+  join_cgroups(s->cgroups, s->ncgroups);
+  char root[4096];
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
+  make_root((char **)s->lowers, s->nlowers, s->mnt, s->userns, s->force_copy, s->tmpfs_size, root, sizeof root);
+  populate(root);
+  if (sethostname(s->hostname, strlen(s->hostname)) < 0) die("sethostname");
+  loopback_up();
+  enter_root(root);
+  /* --pid1: the guest itself is pid 1, as a container engine starts an image's command. */
+  if (s->guest_pid1) exec_guest(s, s->argv, s->cwd);
+  const char *cwd = s->cwd;
+  char **argv = rename_to_init(s->argv, &cwd);
+  int status = run_init(s, argv, cwd);
+  report_full_tmpfs();
+  if (WIFSIGNALED(status)) {
+    report("signal %d", WTERMSIG(status));
+    _exit(128 + WTERMSIG(status));
+  }
+  report("exit %d", WEXITSTATUS(status));
+  _exit(WEXITSTATUS(status));
+}
+
+/* Parses CASE-OPTIONS -- PROGRAM [ARG]...; on failure returns -1 with the reason in err. */
+static int parse_spec(int argc, char **argv, struct spec *s, char *err, size_t errlen) {
+  memset(s, 0, sizeof *s);
+  s->hostname = "harness";
+  int i = 0;
+  for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--userns")) s->userns = 1;
+    else if (!strcmp(a, "--linux32")) s->linux32 = 1;
+    else if (!strcmp(a, "--copy")) s->force_copy = 1;
+    else if (!strcmp(a, "--pid1")) s->guest_pid1 = 1;
+    else if (!strcmp(a, "--stdin")) s->has_stdin = 1;
+    else if (!strcmp(a, "--hostname") && next) s->hostname = argv[++i];
+    else if (!strcmp(a, "--cwd") && next) s->cwd = argv[++i];
+    else if (!strcmp(a, "--mnt") && next) s->mnt = argv[++i];
+    else if (!strcmp(a, "--lower") && next && s->nlowers < MAX_LOWERS) s->lowers[s->nlowers++] = argv[++i];
+    else if (!strcmp(a, "--cgroup") && next && s->ncgroups < MAX_CGROUPS) s->cgroups[s->ncgroups++] = argv[++i];
+    else if (!strcmp(a, "--env") && next && s->nenv < MAX_ENV) s->env[s->nenv++] = argv[++i];
+    else if (!strcmp(a, "--tmpfs-size") && next && strspn(next, "0123456789") == strlen(next)) s->tmpfs_size = argv[++i];
+    else if (!strcmp(a, "--rlimit-as") && next) s->rlimit_as = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(a, "--output-cap") && next) s->output_cap = strtoull(argv[++i], NULL, 10);
+    else {
+      snprintf(err, errlen, "bad argument '%s'", a);
+      return -1;
+    }
+  }
+  if (!s->mnt || i + 1 >= argc) {
+    snprintf(err, errlen, "usage: sandbox-run [--serve | CASE-OPTIONS --mnt DIR -- PROGRAM [ARG]...] (see sandbox-run.c)");
+    return -1;
+  }
+  s->argv = argv + i + 1;
+  return 0;
+}
+
+/* --serve: the running case's id; NULL when running one case from argv. */
+static const char *serving_id;
+static int signal_fd = -1;
+static int stop_requested;
+
+static void write_all(int fd, const char *data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    /* The harness is gone: nobody to run cases for. */
+    if (n <= 0) _exit(0);
+    data += n;
+    len -= n;
+  }
+}
+
+static void frame(const char *kind, const char *data, size_t len) {
+  char head[128];
+  int n = snprintf(head, sizeof head, "%s %s %zu\n", serving_id, kind, len);
+  write_all(ANSWER_FD, head, n);
+  write_all(ANSWER_FD, data, len);
+}
+
+/* P's own status lines: framed when serving, on fd 3 otherwise. */
+static void status_line(const char *fmt, ...) {
+  char line[STATUS_LINE_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = format_line(line, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (serving_id) frame("status", line, n);
+  else if (write(STATUS_FD, line, n) < 0) { /* nobody listening */ }
+}
+
+/* Requests read while a case runs: kills are acted on at once, anything else waits. */
+static char *requests;
+static size_t requests_len, requests_size;
+static int requests_eof;
+
+static int read_requests(void) {
+  if (requests_len == requests_size) {
+    requests_size = requests_size ? requests_size * 2 : 65536;
+    if (!(requests = realloc(requests, requests_size))) _exit(125);
+  }
+  ssize_t n = read(REQUEST_FD, requests + requests_len, requests_size - requests_len);
+  if (n < 0 && errno == EINTR) return 0;
+  if (n <= 0) {
+    requests_eof = 1;
+    return -1;
+  }
+  requests_len += n;
+  return 0;
+}
+
+struct request {
+  char id[40], verb[8];
+  size_t args_len, stdin_len, head_len;
+};
+
+/* The first request, when it is all there (1), not yet complete (0) or garbled (-1). */
+static int next_request(struct request *r) {
+  char *nl = memchr(requests, '\n', requests_len);
+  if (!nl) return requests_len > 256 ? -1 : 0;
+  *nl = 0;
+  int ok = sscanf(requests, "%39s %7s %zu %zu", r->id, r->verb, &r->args_len, &r->stdin_len) == 4;
+  *nl = '\n';
+  if (!ok) return -1;
+  r->head_len = nl + 1 - requests;
+  return requests_len >= r->head_len + r->args_len + r->stdin_len;
+}
+
+static void drop_request(const struct request *r) {
+  size_t used = r->head_len + r->args_len + r->stdin_len;
+  memmove(requests, requests + used, requests_len - used);
+  requests_len -= used;
+}
+
+/* While a case runs: true when the harness asked to kill it. (The end of the requests lets it
+ * finish: a harness that died took this process with it by PDEATHSIG.) */
+static int kill_requested(void) {
+  struct request r;
+  while (next_request(&r) == 1 && !strcmp(r.verb, "kill")) {
+    drop_request(&r);
+    if (!strcmp(r.id, serving_id)) return 1;
+  }
+  return 0;
+}
+
+struct relay {
+  int fd;
+  const char *kind;
+  unsigned long long total, cap;
+};
+
+static void relay_read(struct relay *r) {
+  char buf[65536];
+  ssize_t n = read(r->fd, buf, sizeof buf);
+  if (n < 0 && errno == EINTR) return;
+  if (n <= 0) {
+    close(r->fd);
+    r->fd = -1;
+    return;
+  }
+  unsigned long long keep = r->total >= r->cap ? 0 : r->cap - r->total;
+  if (keep > (unsigned long long)n) keep = n;
+  r->total += n;
+  if (keep) frame(r->kind, buf, keep);
+}
+
+static char child_stack[1 << 20] __attribute__((aligned(16)));
+
+static int write_id_map(pid_t pid, const char *file, const char *text) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+  if (fd >= 0) close(fd);
+  return ok ? 0 : -1;
+}
+
+/* Rootless: init is root of its new user namespace, which maps only our own ids. */
+static int map_ids(pid_t pid) {
+  char map[64];
+  if (write_id_map(pid, "setgroups", "deny") < 0) return -1;
+  snprintf(map, sizeof map, "0 %u 1", (unsigned)geteuid());
+  if (write_id_map(pid, "uid_map", map) < 0) return -1;
+  snprintf(map, sizeof map, "0 %u 1", (unsigned)getegid());
+  return write_id_map(pid, "gid_map", map);
+}
+
+static void close_pair(int pair[2]) {
+  for (int i = 0; i < 2; i++)
+    if (pair[i] >= 0) close(pair[i]), pair[i] = -1;
+}
+
+/*
+ * Runs one case: clones init, feeds its stdin, relays its output (serving), waits for it.
+ * Returns the exit code to end with like the guest (one case from argv) and, when serving,
+ * sends the status and done frames.
+ */
+static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_len, int devnull) {
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int serving = serving_id != NULL;
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, status[2] = {-1, -1}, in[2] = {-1, -1}, sync[2] = {-1, -1};
+  struct relay relays[3] = {{-1, "out", 0, s->output_cap}, {-1, "err", 0, s->output_cap}, {-1, "status", 0, ~0ULL}};
+  const char *failure = NULL;
+  int saved_errno = 0, wait_status = 0;
+  pid_t pid = -1;
+  if (pipe2(sync, O_CLOEXEC) < 0 || (serving && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0)) ||
+      (serving && s->has_stdin && pipe2(in, O_CLOEXEC) < 0)) {
+    failure = "pipe";
+    goto done;
+  }
+  struct child c = {s, {serving ? (s->has_stdin ? in[0] : devnull) : 0, serving ? out[1] : 1, serving ? err[1] : 2, serving ? status[1] : STATUS_FD, sync[0]}};
+  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (s->userns ? CLONE_NEWUSER : 0);
+  pid = clone(child_main, child_stack + sizeof child_stack, flags | SIGCHLD, &c);
+  if (pid < 0) {
+    failure = s->userns ? "clone into new namespaces (unprivileged user namespaces disabled? check /proc/sys/user/max_user_namespaces"
+                          " and /proc/sys/kernel/unprivileged_userns_clone, or run as root)" : "clone into new namespaces";
+    goto done;
+  }
+  close(sync[0]), sync[0] = -1;
+  if (serving) {
+    close(out[1]), out[1] = -1;
+    close(err[1]), err[1] = -1;
+    close(status[1]), status[1] = -1;
+    if (in[0] >= 0) close(in[0]), in[0] = -1;
+    relays[0].fd = out[0], relays[1].fd = err[0], relays[2].fd = status[0];
+    out[0] = err[0] = status[0] = -1;
+    if (in[1] >= 0) fcntl(in[1], F_SETFL, O_NONBLOCK);
+  }
+  if (s->userns && map_ids(pid) < 0) {
+    saved_errno = errno;
+    kill(pid, SIGKILL);
+    failure = "write the user namespace's id maps";
+  } else if (write(sync[1], "", 1) != 1) {
+    saved_errno = errno;
+    kill(pid, SIGKILL);
+    failure = "start init";
+  }
+  close(sync[1]), sync[1] = -1;
+
+  size_t stdin_sent = 0;
+  if (in[1] >= 0 && stdin_len == 0) close(in[1]), in[1] = -1;
+  int reaped = 0, killed = 0;
+  for (;;) {
+    int open_relays = 0;
+    for (int i = 0; i < 3; i++) open_relays += relays[i].fd >= 0;
+    if (reaped && !open_relays) break;
+    struct pollfd fds[6];
+    int n = 0;
+    fds[n++] = (struct pollfd){signal_fd, POLLIN, 0};
+    for (int i = 0; i < 3; i++) fds[n++] = (struct pollfd){relays[i].fd, POLLIN, 0};
+    fds[n++] = (struct pollfd){in[1], POLLOUT, 0};
+    fds[n++] = (struct pollfd){serving && !requests_eof ? REQUEST_FD : -1, POLLIN, 0};
+    if (poll(fds, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      failure = "poll";
+      saved_errno = errno;
+      kill(pid, SIGKILL);
+      waitpid(pid, &wait_status, 0);
+      goto done;
+    }
+    if (fds[0].revents) {
+      struct signalfd_siginfo info;
+      while (read(signal_fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGCHLD) continue;
+        stop_requested = 1;
+        if (!reaped) kill(pid, SIGKILL);
+      }
+      if (!reaped && waitpid(pid, &wait_status, WNOHANG) == pid) {
+        /* init's end means every process of its namespace is gone: the kernel waits for them. */
+        reaped = 1;
+        if (in[1] >= 0) close(in[1]), in[1] = -1;
+      }
+    }
+    for (int i = 0; i < 3; i++)
+      if (fds[1 + i].revents) relay_read(&relays[i]);
+    if (fds[4].revents) {
+      ssize_t w = fds[4].revents & POLLOUT ? write(in[1], stdin_data + stdin_sent, stdin_len - stdin_sent) : -1;
+      if (w > 0) stdin_sent += w;
+      /* Sent, or the guest closed its stdin unread: either way it is done. */
+      if ((w < 0 && errno != EAGAIN && errno != EINTR) || stdin_sent == stdin_len) close(in[1]), in[1] = -1;
+    }
+    if (fds[5].revents) read_requests();
+    if (serving && !killed && !reaped && kill_requested()) {
+      killed = 1;
+      kill(pid, SIGKILL);
+    }
+  }
+  if (WIFSIGNALED(wait_status)) status_line("signal %d", WTERMSIG(wait_status));
+  else if (s->guest_pid1 && !failure) status_line("exit %d", WEXITSTATUS(wait_status));
+
+done:
+  if (failure && !saved_errno) saved_errno = errno;
+  if (failure) status_line("error %s: %s", failure, strerror(saved_errno));
+  close_pair(out), close_pair(err), close_pair(status), close_pair(in), close_pair(sync);
+  for (int i = 0; i < 3; i++)
+    if (relays[i].fd >= 0) close(relays[i].fd);
+  if (serving) {
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    char line[128];
+    long long us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    int n = snprintf(line, sizeof line, "%llu %llu %lld", relays[0].total, relays[1].total, us);
+    frame("done", line, n);
+  }
+  if (failure && pid < 0) return 125;
+  return WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status) : WEXITSTATUS(wait_status);
+}
+
+/* --serve: one request at a time, until the harness closes fd 0 or a stop signal comes. */
+static int serve(void) {
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0) return 125;
+  /* Ends with the harness, whichever way it goes. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  while (!stop_requested) {
+    struct request r;
+    int got;
+    while ((got = next_request(&r)) == 0 && !requests_eof) read_requests();
+    if (got <= 0) return got < 0 ? 125 : 0;
+    if (strcmp(r.verb, "run") != 0) {
+      drop_request(&r);
+      continue;
+    }
+    /* The case's own copy: the request buffer moves while it runs. */
+    size_t len = r.args_len + r.stdin_len;
+    char *payload = malloc(len + 1);
+    if (!payload) return 125;
+    memcpy(payload, requests + r.head_len, len);
+    payload[len] = 0;
+    drop_request(&r);
+    char id[sizeof r.id];
+    strcpy(id, r.id);
+    serving_id = id;
+    int argc = 0;
+    for (size_t i = 0; i < r.args_len; i++) argc += payload[i] == 0;
+    char **argv = calloc(argc + 1, sizeof *argv);
+    if (!argv) return 125;
+    for (size_t i = 0, k = 0; k < (size_t)argc; k++) {
+      argv[k] = payload + i;
+      i += strlen(payload + i) + 1;
+    }
+    struct spec s;
+    char why[256];
+    if (parse_spec(argc, argv, &s, why, sizeof why) < 0) {
+      status_line("error %s", why);
+      frame("done", "0 0 0", 5);
+    } else {
+      run_case(&s, payload + r.args_len, r.stdin_len, devnull);
+    }
+    free(argv);
+    free(payload);
+  }
+  return 0;
 }
 
 int main(int argc, char **argv) {
-  int userns = 0, linux32 = 0, force_copy = 0, guest_pid1 = 0, nlowers = 0, ncgroups = 0;
-  const char *hostname = "harness", *mnt = NULL, *tmpfs_size = NULL, *cwd = NULL;
-  char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS];
-  int i = 1;
-  for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
-    if (!strcmp(argv[i], "--userns")) userns = 1;
-    else if (!strcmp(argv[i], "--linux32")) linux32 = 1;
-    else if (!strcmp(argv[i], "--copy")) force_copy = 1;
-    else if (!strcmp(argv[i], "--pid1")) guest_pid1 = 1;
-    else if (!strcmp(argv[i], "--hostname") && i + 1 < argc) hostname = argv[++i];
-    /* A copy: rename_to_init wipes argv's memory before the guest starts. */
-    else if (!strcmp(argv[i], "--cwd") && i + 1 < argc && (cwd = strdup(argv[++i]))) continue;
-    else if (!strcmp(argv[i], "--mnt") && i + 1 < argc) mnt = argv[++i];
-    else if (!strcmp(argv[i], "--lower") && i + 1 < argc && nlowers < MAX_LOWERS) lowers[nlowers++] = argv[++i];
-    else if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
-    else if (!strcmp(argv[i], "--tmpfs-size") && i + 1 < argc && strspn(argv[i + 1], "0123456789") == strlen(argv[i + 1])) tmpfs_size = argv[++i];
-    else if (!strcmp(argv[i], "--rlimit-as") && i + 1 < argc) rlimit_as = strtoull(argv[++i], NULL, 10);
-    else {
-      errno = EINVAL;
-      die("bad argument '%s'", argv[i]);
-    }
-  }
-  if (!mnt || i + 1 >= argc) {
-    errno = EINVAL;
-    die("usage: sandbox-run [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES] -- PROGRAM [ARG]...");
-  }
-  char **guest_argv = argv + i + 1;
+  cmdline_start = argv[0];
+  cmdline_size = argv[argc - 1] + strlen(argv[argc - 1]) - argv[0];
+  /* Stop requests and init's end arrive on a signalfd, between the other events. */
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (argc == 2 && !strcmp(argv[1], "--serve")) return signal_fd < 0 ? 125 : serve();
   if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) die("status fd 3 is not open");
-
-  if (userns) enter_user_namespace();
-  if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET) < 0) die("unshare namespaces");
-
-  /* Stop requests are held until init_pid is known, then handled by killing the namespace. */
-  sigset_t stop, old;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGHUP);
-  sigprocmask(SIG_BLOCK, &stop, &old);
-  int alive[2];
-  if (pipe2(alive, O_CLOEXEC) < 0) die("pipe");
-  init_pid = fork();
-  if (init_pid < 0) die("fork init");
-  if (init_pid == 0) {
-    close(alive[1]);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* P died before PDEATHSIG was armed: its end of the pipe is closed, so leave. */
-    char byte;
-    fcntl(alive[0], F_SETFL, O_NONBLOCK);
-    if (read(alive[0], &byte, 1) == 0) _exit(125);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    join_cgroups(cgroups, ncgroups);
-    char root[4096];
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
-    make_root(lowers, nlowers, mnt, userns, force_copy, tmpfs_size, root, sizeof root);
-    populate(root);
-    if (sethostname(hostname, strlen(hostname)) < 0) die("sethostname");
-    loopback_up();
-    enter_root(root);
-    /* --pid1: the guest itself is pid 1, as a container engine starts an image's command. */
-    if (guest_pid1) exec_guest(guest_argv, linux32, cwd);
-    int status = 0;
-    run_init(rename_to_init(argc, argv, guest_argv), linux32, cwd, &status);
-    report_full_tmpfs();
-    if (WIFSIGNALED(status)) {
-      report("signal %d", WTERMSIG(status));
-      _exit(128 + WTERMSIG(status));
-    }
-    report("exit %d", WEXITSTATUS(status));
-    _exit(WEXITSTATUS(status));
+  if (signal_fd < 0) die("signalfd");
+  struct spec s;
+  char why[256];
+  if (parse_spec(argc - 1, argv + 1, &s, why, sizeof why) < 0) {
+    errno = EINVAL;
+    die("%s", why);
   }
-  close(alive[0]);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_request;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
-  sigprocmask(SIG_SETMASK, &old, NULL);
-
-  int status;
-  while (waitpid(init_pid, &status, 0) < 0) {
-    if (errno != EINTR) die("waitpid init");
-  }
-  /* init exiting means every process of the namespace is gone: the kernel waits for them. */
-  if (WIFSIGNALED(status)) {
-    report("signal %d", WTERMSIG(status));
-    return 128 + WTERMSIG(status);
-  }
-  if (guest_pid1) report("exit %d", WEXITSTATUS(status));
-  return WEXITSTATUS(status);
+  return run_case(&s, NULL, 0, -1);
 }
