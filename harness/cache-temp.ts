@@ -29,11 +29,21 @@ export async function removeStaleTempDirs(parent: string): Promise<void> {
  * A write into the cache that failed because of the disk or its permissions, as a one-line
  * error naming the path; undefined for any other failure (that one is not the cache's fault).
  */
-export function cacheWriteError(what: string, path: string, error: unknown): HarnessError | undefined {
+export function cacheWriteError(what: string, path: string, error: unknown): CacheWriteError | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new HarnessError(`${what}: cannot write ${path}: the disk is full (${code}); free space, or point HARNESS_CACHE at a bigger disk`);
-  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new HarnessError(`${what}: cannot write ${path}: not writable (${code}); point HARNESS_CACHE at a writable directory`);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new CacheWriteError(`${what}: cannot write ${path}: the disk is full (${code}); free space, or point HARNESS_CACHE at a bigger disk`);
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new CacheWriteError(`${what}: cannot write ${path}: not writable (${code}); point HARNESS_CACHE at a writable directory`);
   return undefined;
+}
+
+/** The cache's disk is full or read-only: nothing more can be written there, a build log included. */
+export class CacheWriteError extends HarnessError {}
+
+const STRERROR_CODES: Record<string, string> = { 'No space left on device': 'ENOSPC', 'Disk quota exceeded': 'EDQUOT', 'Read-only file system': 'EROFS' };
+
+/** The errno a failed tool (tar, make, cc) names in its output when a write failed, as its strerror text. */
+export function writeErrnoIn(output: string): string | undefined {
+  return Object.entries(STRERROR_CODES).find(([text]) => output.includes(text))?.[1];
 }
 
 /** A fresh `.tmp-<pid>-<label>-XXXXXX` dir in parent (created if needed), after sweeping dead ones. */

@@ -11,6 +11,7 @@ import { sha512FromSums } from './fetch/checksums.ts';
 import { createFetchProgress } from './fetch/progress.ts';
 import { fetchedSource, fetchForPlan, type FetchContext } from './fetch/remote.ts';
 import { ensureHandlers, qemuVersion, type HandlerStatus } from './host/binfmt.ts';
+import { ensureSandboxPrivileges } from './host/privileges.ts';
 import type { Isa } from './isa.ts';
 import { loadMatrix } from './matrix/load.ts';
 import { readBusyboxVersion } from './rootfs/busybox-banner.ts';
@@ -266,6 +267,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
   const isas = [...new Map(jobs.map((job) => [job.isa.name, job.isa])).values()];
   // A run registers missing handlers; list changes nothing on the host and uses what is there.
   const handlers = options.build ? await ensureHandlers(isas) : [];
+  if (options.build) await ensureSandboxPrivileges();
 
   // Our images and toolchains, for every ISA whose jobs use the built image or compile probes.
   const needsBuild = isas.filter((isa) => jobs.some((job) => job.isa === isa && (job.ref.kind === 'built' || job.suite.name === 'musl')));

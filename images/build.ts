@@ -6,6 +6,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
+import { CacheWriteError, cacheWriteError, writeErrnoIn } from '../harness/cache-temp.ts';
 import { HarnessError } from '../harness/errors.ts';
 import { type Isa, ISAS, platformString } from '../harness/isa.ts';
 import { cacheRoot } from '../harness/paths.ts';
@@ -281,6 +282,8 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuildRes
     const queue = new PQueue({ concurrency });
     const failures: string[] = [];
     const unexpected: unknown[] = [];
+    // A full or read-only cache: one line naming it, and no build log (it could not be written there either).
+    const diskFailures: CacheWriteError[] = [];
     for (const plan of toBuild) onProgress(plan.isa, 'queued');
     await Promise.all(toBuild.map((plan) => queue.add(async () => {
       try {
@@ -288,11 +291,15 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuildRes
         onProgress(plan.isa, 'done');
       } catch (error) {
         onProgress(plan.isa, 'failed');
+        const disk = error instanceof CacheWriteError ? error
+          : cacheWriteError(`image build for ${plan.isa.name}`, dirname(plan.dir), { code: (error as NodeJS.ErrnoException).code ?? writeErrnoIn((error as Error).message) });
+        if (disk) return void diskFailures.push(disk);
         failures.push(`${plan.isa.name}: ${(error as Error).message.replace(new RegExp(`^${plan.isa.name}: `), '')}`);
         if (!(error instanceof HarnessError)) unexpected.push(error);
       }
     })));
     options.signal?.throwIfAborted();
+    if (diskFailures[0]) throw diskFailures[0];
     // A bug stays a bug (the CLI writes its trace); a failed step is the user's to fix: one line, the rest in a log.
     if (unexpected.length) throw unexpected[0];
     if (failures.length) throw new HarnessError(`image build failed for ${failures.map((f) => f.split(':')[0]).join(', ')}: ${failures[0]!.split('\n')[0]} (full output: ${await writeBuildLog(cacheDir, failures)})`);

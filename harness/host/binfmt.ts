@@ -147,7 +147,7 @@ export async function ensureBinfmtMounted(): Promise<void> {
   try {
     await execa('mount', ['-t', 'binfmt_misc', 'binfmt_misc', binfmtRoot]);
   } catch (error) {
-    throw new HarnessError(`cannot mount binfmt_misc (${firstLine(error)}); as root run: ${MOUNT_BINFMT_COMMAND}`);
+    throw new HarnessError(`binfmt_misc is not mounted at ${binfmtRoot}, and mounting it failed (${firstLine(error)}): as root run: ${MOUNT_BINFMT_COMMAND}`);
   }
 }
 
@@ -177,8 +177,11 @@ export async function ensureHandlers(isas: readonly Isa[], opts: EnsureHandlersO
     if (!handler.flags.includes('F')) {
       problems.push(
         `${handler.name} (${handler.interpreter}) lacks the F flag, so ${isa.name} binaries fail inside a chroot: ` +
-          `run 'echo -1 > ${join(binfmtRoot, handler.name)}' then 'harness setup', or pass replaceForeign`,
+          `run 'harness setup --replace-foreign-binfmt'`,
       );
+    } else if (!(await isExecutable(handler.interpreter))) {
+      // The kernel still holds the old file open (F), but it is gone or replaced: qemu was removed or upgraded.
+      problems.push(`${handler.name} points at ${handler.interpreter}, which is missing (needed for ${isa.name}): apt-get install ${QEMU_APT_PACKAGE}, then 'harness setup'`);
     }
     statuses.push(handlerStatus(isa, handler, false));
   }
@@ -226,11 +229,7 @@ function isCurrentRegistration(handler: BinfmtHandler, isa: Isa): boolean {
 
 async function register(isa: Isa): Promise<void> {
   const interpreter = qemuInterpreterPath(isa);
-  try {
-    await access(interpreter, constants.X_OK);
-  } catch {
-    throw new HarnessError(`${interpreter} is missing (needed for ${isa.name}): apt-get install ${QEMU_APT_PACKAGE}`);
-  }
+  if (!(await isExecutable(interpreter))) throw new HarnessError(`${interpreter} is missing (needed for ${isa.name}): apt-get install ${QEMU_APT_PACKAGE}`);
   try {
     await writeFile(join(binfmtRoot, 'register'), registrationLine(isa));
   } catch (error) {
@@ -278,6 +277,10 @@ async function readQemuVersion(isa: Isa): Promise<string> {
   const version = /version\s+(\S+)/.exec((await versionLine([qemuInterpreterPath(isa)])) ?? '')?.[1];
   if (!version) throw new HarnessError(`${qemuInterpreterPath(isa)} --version gave no version: apt-get install ${QEMU_APT_PACKAGE}`);
   return version;
+}
+
+function isExecutable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(() => true, () => false);
 }
 
 function errorCode(error: unknown): string | undefined {

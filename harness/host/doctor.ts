@@ -61,7 +61,7 @@ export function kernelRow(kernelRelease: string): DoctorRow {
   };
 }
 
-async function privilegeRow(): Promise<DoctorRow> {
+export async function privilegeRow(): Promise<DoctorRow> {
   const check = 'root or user namespaces';
   if (process.getuid?.() === 0) return { check, ok: true, detail: 'running as root', required: true };
   const read = (path: string) => readFile(path, 'utf8').then((t) => t.trim(), () => undefined);
