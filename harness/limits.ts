@@ -10,6 +10,11 @@ export interface Limits {
   tmpBytes: number;
   /** Bytes of stdout and of stderr kept; the rest is drained and dropped, and the case says so. */
   outputBytes: number;
+  /**
+   * Members an image archive may hold (all layers together); more is refused as hostile.
+   * Matrix level only: images are extracted once, before any suite or case.
+   */
+  archiveMembers: number;
 }
 
 export type LimitName = 'memory' | 'pids' | 'tmp' | 'output';
@@ -27,14 +32,18 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   pids: 1024,
   tmpBytes: 1024 ** 3,
   outputBytes: 1024 ** 2,
+  // Alpine's minirootfs has about 500 members and a full Debian about 20,000: room to spare,
+  // while a million-file archive is refused before it costs minutes and a million inodes.
+  archiveMembers: 250_000,
 };
 
 /** The matrix keys of `limits:` and the field each sets. */
-export const LIMIT_KEYS: Readonly<Record<string, { field: keyof Limits; kind: 'size' | 'count' }>> = {
+export const LIMIT_KEYS: Readonly<Record<string, { field: keyof Limits; kind: 'size' | 'count'; matrixOnly?: true }>> = {
   memory: { field: 'memoryBytes', kind: 'size' },
   pids: { field: 'pids', kind: 'count' },
   tmp: { field: 'tmpBytes', kind: 'size' },
   output: { field: 'outputBytes', kind: 'size' },
+  archive_members: { field: 'archiveMembers', kind: 'count', matrixOnly: true },
 };
 
 /** Later layers win: matrix defaults, then the suite's, then the case's own. */

@@ -206,9 +206,9 @@ async function builtImages(isas: Isa[], options: PrepareRunOptions): Promise<Rec
   return Object.fromEntries(found.filter((entry): entry is readonly [string, BuiltImage] => entry[1] !== undefined));
 }
 
-async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, options: PrepareRunOptions & { fetching: FetchContext }): Promise<{ image: PreparedImage; check: CaseResult }> {
+async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, options: PrepareRunOptions & { fetching: FetchContext; maxMembers: number }): Promise<{ image: PreparedImage; check: CaseResult }> {
   const source = await imageSource(job.ref, job.isa, built, options.fetching);
-  const extracted = await prepareImage(source, job.isa, { cacheDir: options.cacheDir, signal: options.signal });
+  const extracted = await prepareImage(source, job.isa, { cacheDir: options.cacheDir, signal: options.signal, maxMembers: options.maxMembers });
   const buildInputs = job.ref.kind === 'built' ? busyboxBuildInputs(built[job.isa.name]!) : undefined;
   const facts: ImageFacts = {
     ref: job.image.name,
@@ -277,7 +277,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PreparedRu
   // Each image x ISA once, all at once: extract (cached by digest), check its ELF, list its applets.
   const runnable = jobs.filter((job) => job.ref.kind !== 'built' || built[job.isa.name]);
   const firstJobs = [...new Map(runnable.map((job) => [`${job.image.name}/${job.isa.name}`, job])).entries()];
-  const preparedImages = await Promise.all(firstJobs.map(async ([key, job]) => [key, await prepareImageFor(job, built, { ...options, fetching })] as const));
+  const preparedImages = await Promise.all(firstJobs.map(async ([key, job]) => [key, await prepareImageFor(job, built, { ...options, fetching, maxMembers: matrix.limits.archiveMembers })] as const));
   const images = new Map(preparedImages.map(([key, { image }]) => [key, image]));
   // One shard reports each image's ISA check: the first that needs the image.
   const checks = preparedImages.map(([, { check }]) => check).filter((check) => !shard || shard.ownsImage(check.image, check.isa));

@@ -2,21 +2,25 @@
 // absolute names, symlinked parents, hard links out), 4096-byte names; device nodes, setuid
 // files and world-writable dirs judged from the archive itself (recorded in the cache entry);
 // and, under QEMU on the built aarch64 image, a guest that loops, tries the network, writes
-// /proc/sys and sysrq, and mounts. (Fork bombs, a full /tmp and a gigabyte of stdout: limits.test.)
+// /proc/sys and sysrq, and mounts. A million tiny files: refused at limits.archive_members. (Fork bombs, a full /tmp and a gigabyte of stdout: limits.test.)
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tarStream from 'tar-stream';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HarnessError } from '../harness/errors.ts';
 import { ensureHandlers } from '../harness/host/binfmt.ts';
 import { isaByName } from '../harness/isa.ts';
+import { loadMatrix } from '../harness/matrix/load.ts';
+import { REPO_ROOT } from '../harness/paths.ts';
 import { prepareImage } from '../harness/rootfs/index.ts';
 import { ownCgroupLeaks } from '../harness/sandbox/cgroup.ts';
 import { runInSandbox, sandboxLeaks, snapshotHost, type HostSnapshot } from '../harness/sandbox/index.ts';
 import { imageCases } from '../harness/suites/image/index.ts';
 import { buildImages } from '../images/build.ts';
+import { tinyFilesTarGz } from './fixtures/rootfs/images.ts';
 
 const aarch64 = isaByName('aarch64');
 const isRoot = process.getuid?.() === 0;
@@ -105,6 +109,32 @@ describe('hostile archives', () => {
     expect(findings('/dev is empty in the image')).toEqual(['/dev/sda is a device node in the archive', '/dev/mem is a device node in the archive']);
     expect(findings('no setuid or setgid files in the archive')).toEqual(['/bin/su is setuid or setgid', '/bin/wall is setuid or setgid']);
     expect(findings('world-writable directories have the sticky bit')).toEqual(['/var/drop is world-writable without the sticky bit']);
+  });
+});
+
+describe('a million tiny files', () => {
+  it('refused at the matrix\'s limits.archive_members, quickly, with one line, caching nothing', async () => {
+    const archive = join(scratch, 'million.tar.gz');
+    const generated = Date.now();
+    await tinyFilesTarGz(archive, 1_000_000);
+    const generateMs = Date.now() - generated;
+    const matrix = join(scratch, 'million.yaml');
+    await writeFile(matrix, `arches: [aarch64]\nimages:\n  - { name: million, tarball: '${archive}' }\nsuites: { image: {} }\nlimits: { archive_members: 20000 }\n`);
+    const cache = join(scratch, 'cache-million');
+    const started = Date.now();
+    const result = await execa('node', [join(REPO_ROOT, 'harness', 'bin.mjs'), 'list', matrix], { reject: false, env: { HARNESS_CACHE: cache } });
+    const refuseMs = Date.now() - started;
+    console.log(`million tiny files: generated in ${generateMs} ms, refused in ${refuseMs} ms`);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toBe(`harness: ${archive}: more than 20000 members; refusing a hostile archive (raise limits.archive_members in the matrix if the image is real)`);
+    expect(await readdir(join(cache, 'rootfs'))).toEqual([]);
+    expect(refuseMs).toBeLessThan(60_000);
+  });
+
+  it('archive_members is the matrix\'s alone: a suite that sets it is told where it goes', async () => {
+    const matrix = join(scratch, 'suite-members.yaml');
+    await writeFile(matrix, 'arches: [aarch64]\nimages: [built]\nsuites: { image: { limits: { archive_members: 10 } } }\n');
+    await expect(loadMatrix(matrix)).rejects.toThrow(/suite-members\.yaml:3: suites\.image\.limits\.archive_members: archive_members applies to the whole matrix \(images are extracted once, before any suite\): set it under the matrix's limits:/);
   });
 });
 

@@ -109,7 +109,7 @@ function readMatrix(reader: FieldReader, file: string): Matrix | undefined {
     images,
     suites,
     timeouts,
-    limits: mergeLimits(DEFAULT_LIMITS, withDefault('limits', (at) => readLimits(reader, at), {})),
+    limits: mergeLimits(DEFAULT_LIMITS, withDefault('limits', (at) => readLimits(reader, at, 'matrix'), {})),
     retries: withDefault('retries', (at) => reader.integer(at, 0, 'a whole number of retries (0 or more)'), DEFAULTS.retries),
     jobs: withDefault('jobs', (at) => readJobs(reader, at), DEFAULTS.jobs),
     failFast: withDefault('fail_fast', (at) => reader.boolean(at), DEFAULTS.failFast),

@@ -21,7 +21,7 @@ function readSuite(reader: FieldReader, at: Field, name: SuiteName, context: { b
   const hasPath = specs.some((spec) => spec.kind === 'path' || spec.kind === 'file');
   const entries = reader.map(at, [...specs.map((spec) => spec.key), ...(hasPath ? ['optional'] : []), 'limits'], { emptyIsMap: true }) ?? new Map<string, Field>();
   const limitsField = entries.get('limits');
-  const limits = limitsField && readLimits(reader, limitsField);
+  const limits = limitsField && readLimits(reader, limitsField, 'suite');
   const optionalField = entries.get('optional');
   const optional = (optionalField && reader.boolean(optionalField)) ?? false;
   const unavailable: Record<string, string> = {};

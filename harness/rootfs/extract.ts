@@ -10,6 +10,7 @@ import tarStream from 'tar-stream';
 import type { Extract, Header } from 'tar-stream';
 import { cacheWriteError } from '../cache-temp.ts';
 import { HarnessError } from '../errors.ts';
+import { DEFAULT_LIMITS } from '../limits.ts';
 import { openTarBytes } from './decompress.ts';
 import { InRootPathError, isPlainDirectory, memberComponents, resolveInRoot } from './in-root.ts';
 
@@ -70,19 +71,16 @@ export class RootfsWriter {
   private readonly directories = new Map<string, Ownership>();
   /** Host paths (and their ancestors) written by the layer being applied: opaque whiteouts keep them. */
   private writtenThisLayer = new Set<string>();
+  /** Members of every archive applied so far. */
+  private members = 0;
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string, private readonly maxMembers: number = DEFAULT_LIMITS.archiveMembers) {}
 
   async apply(file: string, options: ApplyOptions): Promise<void> {
     this.writtenThisLayer = new Set();
     if ((await stat(file)).size === 0) throw new HarnessError(`${options.label}: the archive is empty (0 bytes): the download or copy failed; fetch it again`);
-    const bytes = await openTarBytes(file, options.signal);
-    const extract = tarStream.extract();
-    const feeding = pipeline(bytes.stream, extract);
-    // A truncated archive fails `feeding` (and the decompressor) while a member is still being
-    // written: handled here so it never counts as unhandled, and awaited below for its message.
-    feeding.catch(() => undefined);
-    bytes.done.catch(() => undefined);
+    await this.countMembers(file, options);
+    const { bytes, extract, feeding } = await openTar(file, options.signal);
     let members = 0;
     try {
       for await (const entry of extract) {
@@ -103,6 +101,29 @@ export class RootfsWriter {
       throw extractionError(options.label, this.root, error as NodeJS.ErrnoException);
     }
     if (members === 0 && !options.layer) throw new HarnessError(`${options.label}: the archive holds no files; it is not a rootfs`);
+  }
+
+  /**
+   * Refuses an archive of more members than the cap before writing any: a pass over its
+   * headers costs a decompression, where extracting a million files costs minutes and a
+   * million inodes. A broken archive passes here; extracting it says what is wrong.
+   */
+  private async countMembers(file: string, options: ApplyOptions): Promise<void> {
+    const { bytes, extract, feeding } = await openTar(file, options.signal);
+    try {
+      for await (const entry of extract) {
+        entry.resume();
+        if (++this.members > this.maxMembers) {
+          throw new HarnessError(`${options.label}: more than ${this.maxMembers} members; refusing a hostile archive (raise limits.archive_members in the matrix if the image is real)`);
+        }
+      }
+    } catch (error) {
+      if (error instanceof HarnessError || options.signal?.aborted) throw error;
+    } finally {
+      bytes.destroy();
+      extract.destroy();
+      await feeding.catch(() => undefined);
+    }
   }
 
   /** Applies the deferred directory modes, owners and times, deepest first. */
@@ -203,6 +224,18 @@ export class RootfsWriter {
       if (!this.writtenThisLayer.has(host)) await rm(host, { recursive: true, force: true });
     }
   }
+}
+
+/** The archive's members as a stream of tar entries. */
+async function openTar(file: string, signal?: AbortSignal) {
+  const bytes = await openTarBytes(file, signal);
+  const extract = tarStream.extract();
+  const feeding = pipeline(bytes.stream, extract);
+  // A truncated archive fails `feeding` (and the decompressor) while a member is still being
+  // written: handled here so it never counts as unhandled, and awaited by the caller for its message.
+  feeding.catch(() => undefined);
+  bytes.done.catch(() => undefined);
+  return { bytes, extract, feeding };
 }
 
 /** A failure while extracting, in words: the disk, the cache's permissions, or the archive itself. */

@@ -45,6 +45,8 @@ export interface PrepareOptions {
   /** Cache root; images land in <cacheDir>/rootfs/<sha256>/. Default: cacheRoot(). */
   cacheDir?: string;
   signal?: AbortSignal;
+  /** Members an archive may hold (limits.archive_members); default DEFAULT_LIMITS.archiveMembers. */
+  maxMembers?: number;
 }
 
 const SHA512 = /^(?:sha512:)?([0-9a-fA-F]{128})$/;
@@ -54,20 +56,20 @@ export async function prepareImage(source: ImageSource, isa: Isa, options: Prepa
   await assertExists(source);
   switch (source.kind) {
     case 'tarball':
-      return prepareTarball(source, cacheDir, options.signal);
+      return prepareTarball(source, cacheDir, options);
     case 'directory': {
       const rootfs = await realpath(source.path);
       return { rootfs, digest: `sha256:${await sha256OfTree(rootfs)}`, defaultCmd: ['/bin/sh'], source, skipped: [], origin: 'in-place' };
     }
     case 'oci':
-      return prepareLayered(await readOciLayout(source.path, isa, source.tag, source.path), source, cacheDir, options.signal);
+      return prepareLayered(await readOciLayout(source.path, isa, source.tag, source.path), source, cacheDir, options);
     case 'docker-archive': {
       // The outer archive is unpacked (safely) to read its manifest; its layers are applied from there.
       const staging = await makeTempDir(cacheDir, 'docker-archive');
       try {
-        const unpacker = new RootfsWriter(staging);
+        const unpacker = new RootfsWriter(staging, options.maxMembers);
         await unpacker.apply(source.path, { layer: false, label: source.path, signal: options.signal });
-        return await prepareLayered(await readDockerArchive(staging, isa, source.path), source, cacheDir, options.signal);
+        return await prepareLayered(await readDockerArchive(staging, isa, source.path), source, cacheDir, options);
       } finally {
         await removeTree(staging);
       }
@@ -75,7 +77,7 @@ export async function prepareImage(source: ImageSource, isa: Isa, options: Prepa
   }
 }
 
-async function prepareTarball(source: Extract<ImageSource, { kind: 'tarball' }>, cacheDir: string, signal?: AbortSignal): Promise<ExtractedImage> {
+async function prepareTarball(source: Extract<ImageSource, { kind: 'tarball' }>, cacheDir: string, { signal, maxMembers }: PrepareOptions): Promise<ExtractedImage> {
   const hashes = await hashFile(source.path);
   if (source.sha512 !== undefined) {
     const expected = SHA512.exec(source.sha512.trim())?.[1]?.toLowerCase();
@@ -83,7 +85,7 @@ async function prepareTarball(source: Extract<ImageSource, { kind: 'tarball' }>,
     if (expected !== hashes.sha512) throw new HarnessError(`${source.path}: sha512 mismatch: expected ${expected}, got ${hashes.sha512}; the file is corrupt or the checksum names another file`);
   }
   const image = await cachedImage(cacheDir, hashes.sha256, async (rootfs) => {
-    const writer = new RootfsWriter(rootfs);
+    const writer = new RootfsWriter(rootfs, maxMembers);
     await writer.apply(source.path, { layer: false, label: source.path, signal });
     await writer.finish();
     return { defaultCmd: ['/bin/sh'], compressedBytes: hashes.bytes, skipped: writer.skipped, archive: writer.findings };
@@ -91,9 +93,9 @@ async function prepareTarball(source: Extract<ImageSource, { kind: 'tarball' }>,
   return { ...image, source };
 }
 
-async function prepareLayered(layered: LayeredImage, source: ImageSource, cacheDir: string, signal?: AbortSignal): Promise<ExtractedImage> {
+async function prepareLayered(layered: LayeredImage, source: ImageSource, cacheDir: string, { signal, maxMembers }: PrepareOptions): Promise<ExtractedImage> {
   const image = await cachedImage(cacheDir, layered.sha256, async (rootfs) => {
-    const writer = new RootfsWriter(rootfs);
+    const writer = new RootfsWriter(rootfs, maxMembers);
     for (const layer of layered.layers) await writer.apply(layer, { layer: true, label: `${source.path}: layer ${layer}`, signal });
     await writer.finish();
     return { defaultCmd: layered.defaultCmd, compressedBytes: layered.compressedBytes, skipped: writer.skipped, archive: writer.findings };

@@ -6,7 +6,7 @@
 // The harness never moves, edits or removes a cgroup it did not create: it only makes
 // <own>/harness-<pid>/case-<n> and removes those again (its own at exit; at start, a dead
 // run's, named so and holding no task).
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { isAlive } from '../cache-temp.ts';
@@ -143,14 +143,51 @@ async function hasNoTasks(cgroup: string): Promise<boolean> {
   return procs !== undefined && procs.trim() === '';
 }
 
+/** How long the exit handler waits for the cases' killed processes to leave their cgroups. */
+const EXIT_CLEANUP_MS = 3000;
+
+/**
+ * At exit (a second Ctrl-C, a crash), cases may still run: their processes, all in cgroups we
+ * made, are killed, and each cgroup is removed once the kernel has emptied it.
+ */
 function removeParentsSync(): void {
+  const deadline = Date.now() + EXIT_CLEANUP_MS;
   for (const dir of madeParents) {
+    const cases = (() => {
+      try {
+        return readdirSync(dir, { withFileTypes: true }).filter((child) => child.isDirectory()).map((child) => join(dir, child.name));
+      } catch {
+        return [];
+      }
+    })();
+    for (const cgroup of [...cases, dir]) removeWhenEmptySync(cgroup, deadline);
+  }
+}
+
+function removeWhenEmptySync(cgroup: string, deadline: number): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
     try {
-      for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) rmdirSync(join(dir, child.name));
-      rmdirSync(dir);
-    } catch {
-      // A case still running at exit keeps its cgroup busy; the next run removes it.
+      return rmdirSync(cgroup);
+    } catch (error) {
+      // Still busy past the deadline: the next run removes it (removeDeadRuns).
+      if ((error as NodeJS.ErrnoException).code !== 'EBUSY' || Date.now() > deadline) return;
     }
+    const pids = (() => {
+      try {
+        return readFileSync(join(cgroup, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    })();
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+    Atomics.wait(pause, 0, 0, 10);
   }
 }
 

@@ -1,0 +1,151 @@
+// SIGINT and SIGTERM for real: `harness run` in a child process, on a static suite of the
+// built aarch64 image's own BusyBox (fast `true` cases, then slow `sleep` ones), signalled
+// while both job slots hold a sleep. It exits 130 or 143, writes results.json and JUnit with
+// the finished cases and the rest marked interrupted, and leaves no helper process, cgroup,
+// staging dir or mount. A second signal exits at once, and still takes the sandboxes down.
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isaByName } from '../harness/isa.ts';
+import { cacheRoot, REPO_ROOT } from '../harness/paths.ts';
+import type { RunResults } from '../harness/results.ts';
+import { ownCgroupDirs } from '../harness/sandbox/cgroup.ts';
+import { sandboxLeaks, snapshotHost, type HostSnapshot } from '../harness/sandbox/index.ts';
+import { isHelperExecutable } from '../harness/sandbox/leaks.ts';
+import { buildImages } from '../images/build.ts';
+
+const BIN = join(REPO_ROOT, 'harness', 'bin.mjs');
+const isRoot = process.getuid?.() === 0;
+const FAST = 4;
+const SLOW = 4;
+const NOT_RUN = 'not run: the run was interrupted';
+
+let scratch: string;
+let matrix: string;
+let before: HostSnapshot;
+const ours = (mount: string) => mount.includes(scratch) || mount.includes(cacheRoot());
+
+/** Sandbox helpers whose parent is `pid`: pid and command line. */
+async function helpersOf(pid: number): Promise<Array<{ pid: number; cmd: string }>> {
+  const found: Array<{ pid: number; cmd: string }> = [];
+  for (const entry of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
+    if (!new RegExp(`^PPid:\\s+${pid}$`, 'm').test(status)) continue;
+    const cmd = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (isHelperExecutable(cmd[0] ?? '')) found.push({ pid: Number(entry), cmd: cmd.join(' ') });
+  }
+  return found;
+}
+
+/** Of these pids, the ones still alive (orphans are re-parented, so they are followed by pid). */
+const stillAlive = (pids: number[]) => pids.filter((pid) => existsSync(`/proc/${pid}`));
+
+async function until(what: string, test: () => Promise<boolean>, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The cgroup parents a harness process with this pid would make (harness-<pid> under ours). */
+async function cgroupParentsOf(pid: number): Promise<string[]> {
+  const own = ownCgroupDirs(await readFile('/proc/self/cgroup', 'utf8'), await readFile('/proc/self/mountinfo', 'utf8'));
+  return [own.v2, own.memory, own.pids].filter((dir): dir is string => dir !== undefined).map((dir) => join(dir, `harness-${pid}`)).filter((dir) => existsSync(dir));
+}
+
+/** Starts a run in its own process and waits until both job slots hold a slow case; returns the helpers' pids too. */
+async function startRun(name: string): Promise<{ child: ResultPromise; dir: string; helpers: number[]; stagingDirs: string[] }> {
+  const dir = join(scratch, name);
+  const child = execa('node', [BIN, 'run', '-q', '--jobs', '2', '--json', join(dir, 'results.json'), '--junit', join(dir, 'junit.xml'), matrix], { reject: false, cwd: scratch });
+  let helpers: number[] = [];
+  let stagingDirs: string[] = [];
+  await until('two sleeps run', async () => {
+    if (child.exitCode !== null) throw new Error(`the run ended early: ${String((await child).stderr)}`);
+    const sleeps = (await helpersOf(child.pid!)).filter((h) => h.cmd.includes('/sleep'));
+    helpers = sleeps.map((h) => h.pid);
+    // Each case's staged files: the top --lower of its helper.
+    stagingDirs = sleeps.flatMap((h) => [.../--lower (\S+)/.exec(h.cmd) ?? []].slice(1));
+    return helpers.length === 2;
+  });
+  return { child, dir, helpers, stagingDirs };
+}
+
+beforeAll(async () => {
+  if (!isRoot) return;
+  before = await snapshotHost();
+  scratch = await mkdtemp(join(tmpdir(), 'interrupt-test-'));
+  // The image's static BusyBox as `true` and `sleep`: it picks the applet by its name. Cases
+  // run in path order: fast/ first.
+  const built = (await buildImages({ arches: [isaByName('aarch64')] })).images.aarch64!;
+  const binaries = join(scratch, 'static', 'aarch64');
+  await mkdir(join(binaries, 'fast'), { recursive: true });
+  await mkdir(join(binaries, 'slow'), { recursive: true });
+  await execa('tar', ['-xzf', built.rootfsTarGz, '-C', scratch, './bin/busybox']);
+  await execa('cp', [join(scratch, 'bin', 'busybox'), join(binaries, 'fast', 'true')]);
+  await execa('cp', [join(scratch, 'bin', 'busybox'), join(binaries, 'slow', 'sleep')]);
+  const entries = [
+    ...Array.from({ length: FAST }, (_, i) => `  - { binary: fast/true, name: fast-${i + 1} }`),
+    ...Array.from({ length: SLOW }, (_, i) => `  - { binary: slow/sleep, name: slow-${i + 1}, args: ['300'], timeout: 10m }`),
+  ];
+  await writeFile(join(binaries, 'static.yaml'), `binaries:\n${entries.join('\n')}\n`);
+  matrix = join(scratch, 'matrix.yaml');
+  await writeFile(matrix, "arches: [aarch64]\nimages: [built]\nsuites: { static: { path: './static/{arch}' } }\nretries: 0\n");
+});
+
+afterAll(async () => {
+  if (!isRoot) return;
+  await rm(scratch, { recursive: true, force: true });
+  // Others' harnesses and benchmarks may run beside this test: only mounts on our dirs or the cache count.
+  expect(sandboxLeaks(before, await snapshotHost()).mounts.filter(ours)).toEqual([]);
+});
+
+describe.skipIf(!isRoot)('a run stopped by a signal (child process, real sandboxes)', () => {
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('%s: exit %i, reports with the rest marked interrupted, nothing left behind', async (signal, code) => {
+    const { child, dir, helpers, stagingDirs } = await startRun(signal);
+    const sent = Date.now();
+    child.kill(signal);
+    const result = await child;
+    const stopMs = Date.now() - sent;
+    expect(result.exitCode, String(result.stderr)).toBe(code);
+    expect(String(result.stderr)).toContain('harness: interrupted; the reports hold what ran before the stop');
+    expect(stopMs).toBeLessThan(15_000);
+
+    const results = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as RunResults;
+    const verdicts = Object.fromEntries(results.results.filter((r) => r.suite === 'static').map((r) => [r.case, `${r.verdict}${r.message ? `: ${r.message}` : ''}`]));
+    expect(verdicts).toEqual({
+      ...Object.fromEntries(Array.from({ length: FAST }, (_, i) => [`fast-${i + 1}`, 'passed'])),
+      ...Object.fromEntries(Array.from({ length: SLOW }, (_, i) => [`slow-${i + 1}`, `skipped: ${NOT_RUN}`])),
+    });
+    const junit = await readFile(join(dir, 'junit.xml'), 'utf8');
+    expect(junit.match(new RegExp(`<skipped message="${NOT_RUN}"`, 'g'))).toHaveLength(SLOW);
+
+    expect(stillAlive(helpers)).toEqual([]);
+    expect(await cgroupParentsOf(child.pid!)).toEqual([]);
+    expect(sandboxLeaks(before, await snapshotHost()).mounts.filter(ours)).toEqual([]);
+    expect(stagingDirs).toHaveLength(2);
+    expect(stagingDirs.filter((staged) => existsSync(staged))).toEqual([]);
+  });
+
+  it('a second signal exits at once, and still takes the sandboxes, their cgroups and staging dirs down', async () => {
+    const { child, dir, helpers, stagingDirs } = await startRun('twice');
+    // Two different signals: a second SIGINT sent while the first is still pending would merge with it.
+    child.kill('SIGINT');
+    child.kill('SIGTERM');
+    const sent = Date.now();
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    // At once: no reports.
+    expect(existsSync(join(dir, 'results.json'))).toBe(false);
+    expect(Date.now() - sent).toBeLessThan(5000);
+    // The helpers got SIGKILL from the exit hook; their namespaces (and mounts) die with them.
+    await until('the helpers are gone', async () => stillAlive(helpers).length === 0, 5000);
+    expect(await cgroupParentsOf(child.pid!)).toEqual([]);
+    expect(sandboxLeaks(before, await snapshotHost()).mounts.filter(ours)).toEqual([]);
+    expect(stagingDirs).toHaveLength(2);
+    expect(stagingDirs.filter((staged) => existsSync(staged))).toEqual([]);
+  });
+});
