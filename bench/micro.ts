@@ -18,6 +18,7 @@ import { execa } from 'execa';
 import { isaByName, type Isa } from '../harness/isa.ts';
 import { REPO_ROOT } from '../harness/paths.ts';
 import { prepareRun } from '../harness/run.ts';
+import { autoJobs } from '../harness/scheduler.ts';
 import { DEFAULT_LIMITS } from '../harness/limits.ts';
 import { guestEnv, helperArgs, servedArgs } from '../harness/sandbox/index.ts';
 import { encodeRequest } from '../harness/sandbox/server.ts';
@@ -60,7 +61,7 @@ try {
     await rm(join(dir, 't'));
     for (let n = 0; n < perIsa; n++) await chmod(join(dir, `t${n}`), 0o755);
   }
-  const matrixFor = (jobs: number) => {
+  const matrixFor = (jobs: number | 'auto') => {
     const path = join(scratch, `micro-${jobs}.yaml`);
     return writeFile(path, [
       'name: micro', `arches: [${isas.map((i) => i.name).join(', ')}]`, 'images:', '  - built',
@@ -101,7 +102,7 @@ try {
   const floorList = join(scratch, 'floor.txt');
   await writeFile(floorList, interleave(floorLines).join('\n') + '\n');
 
-  const harness = (jobs: number) => matrixFor(jobs).then((matrix) =>
+  const harness = (jobs: number | 'auto') => matrixFor(jobs).then((matrix) =>
     timed(['node', join(REPO_ROOT, 'harness', 'bin.mjs'), 'run', matrix, '--quiet', '--junit', join(scratch, 'junit.xml'), '--json', join(scratch, 'results.json')]));
   const floor = (jobs: number) => timed(['xargs', '-a', floorList, '-P', String(jobs), '-L', '1', 'chroot'], { env });
   const helperAlone = () => timed(['sh', '-c', 'for f in "$@"; do "$0" --serve < "$f" > /dev/null & done; wait', helper.helper, ...requestFiles]);
@@ -119,13 +120,14 @@ try {
     }
   };
   console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const h = await harness(cores);
+  // As users run it: jobs: auto.
+  const h = await harness('auto');
   const f = await floorWithProc(cores);
   const a = await helperAlone();
   const startup = await timed(['node', join(REPO_ROOT, 'harness', 'bin.mjs'), '--version']);
   const perCaseMs = (seconds: number) => ((seconds * 1000) / total).toFixed(2);
   console.log(`${total} trivial cases (${perIsa} per ISA on ${isas.map((i) => i.name).join(', ')}), ${cores} cores, one run each`);
-  console.log(`harness (CLI, --jobs ${cores}):    wall ${h.wall.toFixed(2)} s  cpu ${h.cpu.toFixed(2)} s`);
+  console.log(`harness (CLI, jobs: auto = ${autoJobs(cores)}): wall ${h.wall.toFixed(2)} s  cpu ${h.cpu.toFixed(2)} s`);
   console.log(`xargs -P ${cores} chroot (floor):   wall ${f.wall.toFixed(2)} s  cpu ${f.cpu.toFixed(2)} s`);
   console.log(`${cores} x helper --serve alone:  wall ${a.wall.toFixed(2)} s  cpu ${a.cpu.toFixed(2)} s`);
   const ratio = h.wall / f.wall;
@@ -144,6 +146,7 @@ try {
     base.harness ??= hj.wall;
     base.floor ??= fj.wall;
     console.log(`  jobs ${String(jobs).padStart(2)}${jobs > cores ? ` (${jobs / cores}x cores)` : ''}: harness ${hj.wall.toFixed(2)} s (${(base.harness / hj.wall).toFixed(2)}x)   floor ${fj.wall.toFixed(2)} s (${(base.floor / fj.wall).toFixed(2)}x)`);
+    if (jobs === 2) console.log(`  harness jobs 2 against jobs 1: ${(base.harness / hj.wall).toFixed(2)}x (target at least 1.8x) ${base.harness / hj.wall >= 1.8 ? 'OK' : 'MISSED'}`);
   }
   console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 } finally {

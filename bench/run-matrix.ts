@@ -10,7 +10,7 @@
 // reports). Nothing on the host is touched: no hostname, no process outside the case's own
 // namespace. Images are built and probes compiled before either is timed. Afterwards each
 // floor case is judged as the harness judges it; cases whose verdicts differ are listed.
-import { availableParallelism, machine } from 'node:os';
+import { availableParallelism, loadavg, machine } from 'node:os';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -121,7 +121,7 @@ const resultKey = (p: PlannedCase) => `${p.job.image.name}\0${p.job.isa.name}\0$
 async function main(): Promise<void> {
   const matrixPath = process.argv[2] ?? DEFAULT_MATRIX;
   const cores = availableParallelism();
-  console.log(`matrix ${matrixPath}, ${cores} cores`);
+  console.log(`matrix ${matrixPath}, ${cores} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const warmStart = Date.now();
   const prepared = await prepareRun({ matrixPath, build: true });
@@ -151,6 +151,7 @@ async function main(): Promise<void> {
     console.log(`harness run:            ${harnessSeconds.toFixed(1)} s  (target: under ${TARGET_SECONDS} s) ${harnessSeconds < TARGET_SECONDS ? 'OK' : 'MISSED'}`);
     console.log(`xargs -P ${cores} floor:       ${floorSeconds.toFixed(1)} s  (own pid/net/uts/ipc/mount namespaces, /proc, lo, minimal /dev per case)`);
     console.log(`ratio harness/floor:    ${ratio.toFixed(2)}x  (target: within ${TARGET_RATIO}x) ${ratio <= TARGET_RATIO ? 'OK' : 'MISSED'}`);
+    console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     console.log(`verdicts that differ between floor and harness: ${differing.length}${differing.length ? ` (both runs include them)\n  ${differing.join('\n  ')}` : ''}`);
   } finally {
     // Every mount the floor made lived in a case's own mount namespace; none may be left here.

@@ -1,6 +1,6 @@
 // A whole run: matrix -> plan -> host (binfmt) -> images (build, extract, ISA check,
 // inspect) -> cases -> scheduler + sandbox -> verdicts, oracle, known failures -> reports.
-import { availableParallelism, release, machine } from 'node:os';
+import { release, machine } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { buildImages, findBuiltImage, type BuiltImage } from '../images/build.ts';
 import { BUSYBOX_CONFIG } from '../images/busybox.ts';
@@ -31,7 +31,7 @@ import { checkImageIsa, ImageIsaMismatchError, prepareImage, type ImageSource } 
 import { runCase } from './run-case.ts';
 import { describeLimitMechanisms } from './sandbox/cgroup.ts';
 import { runDeadline, suiteDeadlines } from './run-deadlines.ts';
-import { abortReason, DeadlineError, schedule } from './scheduler.ts';
+import { abortReason, autoJobs, DeadlineError, schedule } from './scheduler.ts';
 import { selectShard } from './shard/select.ts';
 import { expandSubResults } from './subresults.ts';
 import { busyboxSuite } from './suites/busybox/index.ts';
@@ -299,7 +299,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const started = new Date();
   const signal = options.signal;
   const { matrix, plan, isas, handlers, images, checks, cases: ordered, shard } = await prepareRun({ ...options, build: true });
-  const concurrency = options.jobs ?? (matrix.jobs === 'auto' ? availableParallelism() : matrix.jobs);
+  const concurrency = options.jobs ?? (matrix.jobs === 'auto' ? autoJobs() : matrix.jobs);
   const results: CaseResult[] = [...checks];
   const byId = new Map(ordered.map((p, index) => [String(index), p]));
   const imageOf = (p: PlannedCase) => images.get(`${p.job.image.name}/${p.job.isa.name}`)!;

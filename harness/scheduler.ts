@@ -1,6 +1,20 @@
 // Runs jobs across the machine's cores with retries, fail-fast, timeouts and cancellation.
 // Knows nothing about suites, sandboxes or reports: a job is an attempt function and a verdict.
+import { availableParallelism } from 'node:os';
 import PQueue from 'p-queue';
+
+/**
+ * Cases in flight per core for `jobs: auto`. A case's set-up and teardown (namespaces, mounts)
+ * mostly wait on the kernel, so more slots than cores keep the cores busy: bench/micro.ts
+ * (600 trivial cases, 2 cores, under load) ran jobs 4 1.16-1.39x faster than jobs 2, and jobs
+ * 6 no better than 4 in one run of two (README, Benchmarks).
+ */
+export const AUTO_JOBS_PER_CORE = 2;
+
+/** The number of cases run at once for `jobs: auto`. */
+export function autoJobs(cores: number = availableParallelism()): number {
+  return cores * AUTO_JOBS_PER_CORE;
+}
 
 export interface ScheduledJob<T> {
   id: string;

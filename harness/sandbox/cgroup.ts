@@ -6,7 +6,7 @@
 // The harness never moves, edits or removes a cgroup it did not create: it only makes
 // <own>/harness-<pid>/case-<n> and removes those again (its own at exit; at start, a dead
 // run's, named so and holding no task).
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { isAlive } from '../cache-temp.ts';
@@ -200,6 +200,16 @@ export interface CaseLimits {
   remove(): Promise<void>;
 }
 
+// Per case, the cgroup files are touched synchronously: each is one quick syscall on cgroupfs,
+// and a hop through libuv's thread pool per file cost more than the case's own set-up.
+function writeIfPresent(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch {
+    // Absent where the kernel lacks that accounting (swap): nothing to limit there.
+  }
+}
+
 export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string): Promise<CaseLimits> {
   const found = await limitMechanisms();
   const name = `case-${++caseCounter}`;
@@ -212,7 +222,7 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string):
   const caseDir = async (parent: string) => {
     const dir = join(parent, name);
     if (!dirs.includes(dir)) {
-      await mkdir(dir);
+      mkdirSync(dir);
       dirs.push(dir);
     }
     return dir;
@@ -222,18 +232,18 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string):
       const { kind } = found.memory;
       const dir = await caseDir(found.memory.dir);
       if (kind === 'cgroup2') {
-        await writeFile(join(dir, 'memory.max'), String(limits.memoryBytes));
-        await writeFile(join(dir, 'memory.swap.max'), '0').catch(() => undefined);
+        writeFileSync(join(dir, 'memory.max'), String(limits.memoryBytes));
+        writeIfPresent(join(dir, 'memory.swap.max'), '0');
       } else {
-        await writeFile(join(dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+        writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
         // Without swap accounting the file is absent; with it, swap must not extend the limit.
-        await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes)).catch(() => undefined);
+        writeIfPresent(join(dir, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
       }
       readers.push(async () => ((await oomKills(dir, kind)) > 0 ? { limit: 'memory', value: limits.memoryBytes } : undefined));
     }
     if (found.pids.kind !== 'none') {
       const dir = await caseDir(found.pids.dir);
-      await writeFile(join(dir, 'pids.max'), String(limits.pids));
+      writeFileSync(join(dir, 'pids.max'), String(limits.pids));
       readers.push(async () => ((await eventCount(dir, 'pids.events', 'max')) > 0 ? { limit: 'pids', value: limits.pids } : undefined));
     }
   } catch (error) {
@@ -255,7 +265,7 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string):
 async function removeCaseDir(dir: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await rmdir(dir);
+      rmdirSync(dir);
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -270,12 +280,12 @@ async function oomKills(dir: string, kind: CgroupVersion): Promise<number> {
   if (kind === 'cgroup2') return eventCount(dir, 'memory.events', 'oom_kill');
   const kills = await eventCount(dir, 'memory.oom_control', 'oom_kill');
   // Kernels before 4.13 have no oom_kill line: hitting the limit at all is the best sign.
-  return kills > 0 ? kills : (await readFile(join(dir, 'memory.oom_control'), 'utf8')).includes('oom_kill ') ? 0 : eventCount(dir, 'memory.failcnt', '');
+  return kills > 0 ? kills : readFileSync(join(dir, 'memory.oom_control'), 'utf8').includes('oom_kill ') ? 0 : eventCount(dir, 'memory.failcnt', '');
 }
 
 /** The number after `key` in a flat-keyed file ("max 3"), or the file's only number when key is ''. */
 async function eventCount(dir: string, file: string, key: string): Promise<number> {
-  const text = await readFile(join(dir, file), 'utf8');
+  const text = readFileSync(join(dir, file), 'utf8');
   if (key === '') return Number(text.trim()) || 0;
   const line = text.split('\n').find((l) => l.startsWith(`${key} `));
   return line ? Number(line.slice(key.length + 1)) || 0 : 0;

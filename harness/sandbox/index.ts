@@ -20,8 +20,7 @@
 // environment on unchanged, so `env` in the guest lists QEMU_CPU (and every child
 // process, emulated or not, inherits it, which keeps grandchildren on the same CPU).
 // It changes nothing else a guest program can observe.
-import { rmSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, machine, tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { caseFileBytes, type CaseFile } from '../case.ts';
@@ -112,7 +111,7 @@ export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine
 /** The helper's arguments (pure). */
 export function helperArgs(opts: {
   mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; cwd?: string; argv: string[];
-  cgroups?: string[]; tmpfsBytes?: number; rlimitAs?: number;
+  cgroups?: string[]; tmpfsBytes?: number; rlimitAs?: number; hostFiles?: Record<string, string>;
 }): string[] {
   return [
     ...(opts.rootless ? ['--userns'] : []),
@@ -124,6 +123,7 @@ export function helperArgs(opts: {
     '--mnt', opts.mountPoint,
     ...opts.lowers.flatMap((dir) => ['--lower', dir]),
     ...(opts.cgroups ?? []).flatMap((dir) => ['--cgroup', dir]),
+    ...hostFileArgs(opts.hostFiles),
     ...(opts.tmpfsBytes ? ['--tmpfs-size', String(opts.tmpfsBytes)] : []),
     ...(opts.rlimitAs ? ['--rlimit-as', String(opts.rlimitAs)] : []),
     '--', ...opts.argv,
@@ -158,14 +158,14 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const host = await sandboxHost();
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const rootless = process.getuid?.() !== 0;
-  const staging = await stageFiles(opts);
+  const staging = stageFiles(opts);
   if (staging) trackStaging(staging);
   const cgroups = rootless ? undefined : await caseLimits(limits, opts.isa, machine());
   try {
     const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
     const args = helperArgs({
       mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, cwd: opts.cwd, argv: opts.argv,
-      cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, machine()),
+      cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, machine()),
     });
     const result = await runHelper(host.helper, args, opts, limits);
     const hits = [...(cgroups ? await cgroups.hits() : []), ...result.limitHits];
@@ -173,7 +173,7 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   } finally {
     await cgroups?.remove();
     if (staging) {
-      await rm(staging, { recursive: true, force: true });
+      rmSync(staging, { recursive: true, force: true });
       liveStagingDirs.delete(staging);
     }
   }
@@ -221,43 +221,64 @@ async function runHelper(helper: string, args: string[], opts: SandboxRunOptions
   return { ...exit, ...(timedOut ? { exitCode: null, signal: 'SIGKILL' } : {}), timedOut, ...output, limitHits };
 }
 
-/** Writes files and hostFiles into a fresh directory, the overlay's top layer; none when there are none. */
-async function stageFiles(opts: SandboxRunOptions): Promise<string | undefined> {
-  if (!opts.files?.length && Object.keys(opts.hostFiles ?? {}).length === 0) return undefined;
-  const dir = await mkdtemp(join(tmpdir(), stagingPrefix()));
+// Staging is synchronous: a handful of quick local syscalls per case, where a hop through
+// libuv's thread pool for each cost more than the case's own set-up.
+
+/** Writes files into a fresh directory, the overlay's top layer; none when there are none. (hostFiles
+ * need none: the helper copies them into the root itself, which spares a layer and its removal.) */
+function stageFiles(opts: SandboxRunOptions): string | undefined {
+  if (!opts.files?.length) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), stagingPrefix()));
   try {
-    await chmod(dir, 0o755);
-    await writeCaseFiles(dir, opts.files, opts.hostFiles);
+    chmodSync(dir, 0o755);
+    writeCaseFiles(dir, opts.files);
     return dir;
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
     throw error;
   }
 }
 
 /** Writes a case's files and hostFiles below dir, at their guest paths (the VM's initramfs uses it too). */
-export async function writeCaseFiles(dir: string, files: readonly CaseFile[] = [], hostFiles: Record<string, string> = {}): Promise<void> {
+export function writeCaseFiles(dir: string, files: readonly CaseFile[] = [], hostFiles: Record<string, string> = {}): void {
   for (const file of files) {
-    const target = await stagingPath(dir, file.path);
-    await writeFile(target, caseFileBytes(file));
-    await chmod(target, file.mode ?? 0o644);
+    const target = stagingPath(dir, file.path);
+    writeFileSync(target, caseFileBytes(file));
+    chmodSync(target, file.mode ?? 0o644);
   }
   for (const [guestPath, hostPath] of Object.entries(hostFiles)) {
-    const target = await stagingPath(dir, guestPath);
-    const source = await stat(hostPath).catch(() => {
-      throw new HarnessError(`sandbox: hostFiles['${guestPath}']: ${hostPath} does not exist: build it first or fix the path`);
-    });
-    await copyFile(hostPath, target);
-    await chmod(target, source.mode & 0o7777);
+    const target = stagingPath(dir, guestPath);
+    copyFileSync(hostPath, target);
+    chmodSync(target, hostFileMode(guestPath, hostPath));
   }
 }
 
-async function stagingPath(dir: string, guestPath: string): Promise<string> {
+/** The helper's --host-file arguments, each guest path checked and each host file found first. */
+export function hostFileArgs(hostFiles: Record<string, string> = {}): string[] {
+  return Object.entries(hostFiles).flatMap(([guestPath, hostPath]) => {
+    hostFileMode(guestPath, hostPath);
+    return ['--host-file', guestFilePath(guestPath), hostPath];
+  });
+}
+
+function hostFileMode(guestPath: string, hostPath: string): number {
+  try {
+    return statSync(hostPath).mode & 0o7777;
+  } catch {
+    throw new HarnessError(`sandbox: hostFiles['${guestPath}']: ${hostPath} does not exist: build it first or fix the path`);
+  }
+}
+
+function guestFilePath(guestPath: string): string {
   const normal = posix.normalize(guestPath);
   if (!posix.isAbsolute(normal) || normal === '/' || normal.split('/').includes('..')) {
     throw new HarnessError(`sandbox: file path '${guestPath}' must be an absolute guest path to a file, e.g. /tmp/in.txt`);
   }
-  const target = join(dir, normal);
-  await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+  return normal;
+}
+
+function stagingPath(dir: string, guestPath: string): string {
+  const target = join(dir, guestFilePath(guestPath));
+  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
   return target;
 }

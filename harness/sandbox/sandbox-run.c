@@ -8,7 +8,7 @@
  *
  * CASE-OPTIONS: [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR
  *               [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES]
- *               [--env NAME=VALUE]... [--stdin] [--output-cap BYTES]
+ *               [--host-file GUEST-PATH HOST-PATH]... [--env NAME=VALUE]... [--stdin] [--output-cap BYTES]
  *
  * --serve (the harness's per-case path: one long-lived helper per job slot, so a case costs
  * a clone here and no process start in the harness): reads requests on fd 0, one case at a
@@ -26,6 +26,7 @@
  * this process's. --stdin (serve): the request's trailing bytes are the guest's stdin (a
  * pipe); without it the guest reads /dev/null.
  *
+ * --host-file: copies a host file into the guest's root (its writable top), mode kept.
  * --lower: read-only layers, topmost first (none: an empty root). --mnt: an empty host
  * directory; each run mounts its own tmpfs on it, inside its own mount namespace, so runs
  * share it without seeing each other.
@@ -77,13 +78,15 @@
 #define MAX_LOWERS 8
 #define MAX_CGROUPS 4
 #define MAX_ENV 256
+#define MAX_HOST_FILES 64
 
 extern char **environ;
 
 struct spec {
   int userns, linux32, force_copy, guest_pid1, has_stdin, nlowers, ncgroups, nenv;
   const char *hostname, *mnt, *tmpfs_size, *cwd;
-  char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS], *env[MAX_ENV + 1];
+  int nhost_files;
+  char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS], *env[MAX_ENV + 1], *host_files[2 * MAX_HOST_FILES];
   unsigned long long rlimit_as, output_cap;
   char **argv;
 };
@@ -186,6 +189,31 @@ static void make_root(char **lowers, int nlowers, const char *mnt, int userns, i
   copy_layers(lowers, nlowers, root);
   /* pivot_root needs the new root to be a mount point of its own. */
   mount_or_die(root, root, NULL, MS_BIND, NULL);
+}
+
+/* --host-file: a host file copied into the new root (its writable top, so the guest may change
+ * it copy-on-write as any file), with the host file's mode; missing parents are made 0755. */
+static void copy_in(const char *root, const char *guest_path, const char *host_path) {
+  char target[4096];
+  path_join(target, sizeof target, root, guest_path);
+  for (char *slash = strchr(target + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+    *slash = 0;
+    if (mkdir(target, 0755) < 0 && errno != EEXIST) die("mkdir %s", target);
+    *slash = '/';
+  }
+  int in = open(host_path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (in < 0 || fstat(in, &st) < 0) die("open %s", host_path);
+  int out = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) die("create %s", target);
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(in, buf, sizeof buf)) > 0)
+    if (write(out, buf, n) != n) die("write %s", target);
+  if (n < 0) die("read %s", host_path);
+  if (fchmod(out, st.st_mode & 07777) < 0) die("chmod %s", target);
+  close(in);
+  close(out);
 }
 
 struct device {
@@ -393,6 +421,7 @@ static int child_main(void *arg) {
   char root[4096];
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
   make_root((char **)s->lowers, s->nlowers, s->mnt, s->userns, s->force_copy, s->tmpfs_size, root, sizeof root);
+  for (int i = 0; i < s->nhost_files; i++) copy_in(root, s->host_files[2 * i], s->host_files[2 * i + 1]);
   populate(root);
   if (sethostname(s->hostname, strlen(s->hostname)) < 0) die("sethostname");
   loopback_up();
@@ -429,6 +458,10 @@ static int parse_spec(int argc, char **argv, struct spec *s, char *err, size_t e
     else if (!strcmp(a, "--lower") && next && s->nlowers < MAX_LOWERS) s->lowers[s->nlowers++] = argv[++i];
     else if (!strcmp(a, "--cgroup") && next && s->ncgroups < MAX_CGROUPS) s->cgroups[s->ncgroups++] = argv[++i];
     else if (!strcmp(a, "--env") && next && s->nenv < MAX_ENV) s->env[s->nenv++] = argv[++i];
+    else if (!strcmp(a, "--host-file") && i + 2 < argc && s->nhost_files < MAX_HOST_FILES) {
+      s->host_files[2 * s->nhost_files] = argv[++i];
+      s->host_files[2 * s->nhost_files++ + 1] = argv[++i];
+    }
     else if (!strcmp(a, "--tmpfs-size") && next && strspn(next, "0123456789") == strlen(next)) s->tmpfs_size = argv[++i];
     else if (!strcmp(a, "--rlimit-as") && next) s->rlimit_as = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(a, "--output-cap") && next) s->output_cap = strtoull(argv[++i], NULL, 10);

@@ -137,6 +137,14 @@ export function startCase(binary: string, args: readonly string[], stdin: string
     process.once('exit', () => {
       for (const helper of pool) helper.child.kill('SIGKILL');
     });
+    // Nothing left to do: idle helpers end at the end of their requests and are reaped, so the
+    // process's CPU accounting (time(1), rusage) includes theirs and their cases'.
+    process.on('beforeExit', () => {
+      for (const helper of idle.splice(0)) {
+        helper.hold(true);
+        helper.child.stdin.end();
+      }
+    });
   }
   let helper = idle.pop();
   while (helper && !helper.alive) helper = idle.pop();

@@ -95,7 +95,7 @@ async function stageInitramfs(dir: string, options: VmBatchOptions, nonce: strin
     const caseDir = join(root, GUEST.cases, String(index));
     const files = join(caseDir, 'files');
     await mkdir(files, { recursive: true, mode: 0o755 });
-    await writeCaseFiles(files, testCase.files, testCase.hostFiles);
+    writeCaseFiles(files, testCase.files, testCase.hostFiles);
     if (testCase.stdin !== undefined) await writeFile(join(caseDir, 'stdin'), testCase.stdin);
     const lowers = [files.slice(root.length), ...(testCase.emptyRoot ? [] : [images.get(rootfs)!])];
     const argv = helperArgs({ mountPoint: GUEST.mnt, lowers, isa: options.isa, rootless: false, guestIsPid1: testCase.pid1, argv: testCase.argv });
