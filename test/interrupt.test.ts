@@ -16,6 +16,7 @@ import { ownCgroupDirs } from '../harness/sandbox/cgroup.ts';
 import { sandboxLeaks, snapshotHost, type HostSnapshot } from '../harness/sandbox/index.ts';
 import { isHelperExecutable, stagingPrefix } from '../harness/sandbox/leaks.ts';
 import { buildImages } from '../images/build.ts';
+import { descendantsOf } from './fixtures/processes.ts';
 
 const BIN = join(REPO_ROOT, 'harness', 'bin.mjs');
 const isRoot = process.getuid?.() === 0;
@@ -27,22 +28,6 @@ let scratch: string;
 let matrix: string;
 let before: HostSnapshot;
 const ours = (mount: string) => mount.includes(scratch) || mount.includes(cacheRoot());
-
-/** Every process below `pid` (by PPid): pid and command line. */
-async function descendantsOf(pid: number): Promise<Array<{ pid: number; cmd: string[] }>> {
-  const procs: Array<{ pid: number; ppid: number; cmd: string[] }> = [];
-  for (const entry of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
-    const ppid = Number(/^PPid:\s+(\d+)$/m.exec(await readFile(`/proc/${entry}/status`, 'utf8').catch(() => ''))?.[1] ?? NaN);
-    const cmd = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    procs.push({ pid: Number(entry), ppid, cmd });
-  }
-  const below = new Set([pid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const proc of procs) if (below.has(proc.ppid) && !below.has(proc.pid)) (below.add(proc.pid), (grew = true));
-  }
-  return procs.filter((proc) => proc.pid !== pid && below.has(proc.pid));
-}
 
 /** Of these pids, the ones still alive (orphans are re-parented, so they are followed by pid). */
 const stillAlive = (pids: number[]) => pids.filter((pid) => existsSync(`/proc/${pid}`));

@@ -1,7 +1,7 @@
 // The sandbox on the real kernel with real QEMU: Alpine 3.20.3 minirootfs images, binfmt
 // F-flag handlers, namespaces, overlayfs, timeouts and cleanup.
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -20,6 +20,7 @@ import {
   snapshotHost,
 } from '../harness/sandbox/index.ts';
 import { capChunks } from '../harness/sandbox/output.ts';
+import { descendantsOf } from './fixtures/processes.ts';
 
 const TARBALLS = '/work/shared/alpine-minirootfs/3.20.3';
 const IMAGE_ISAS = ['aarch64', 'armv7', 'x86_64'] as const;
@@ -30,20 +31,8 @@ if (skipReason) console.warn(`sandbox tests skipped: ${skipReason}`);
 
 /** Command lines containing `text` of processes below this one (other work on the machine has its own sleepers). */
 async function descendantsRunning(text: string): Promise<string[]> {
-  const parent = new Map<number, number>();
-  const cmdline = new Map<number, string>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    parent.set(Number(entry), ppid);
-    cmdline.set(Number(entry), (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim());
-  }
-  const below = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === process.pid) return true;
-    return false;
-  };
-  return [...cmdline].filter(([pid, line]) => line.includes(text) && below(pid)).map(([pid, line]) => `${pid} ${line}`);
+  const lines = (await descendantsOf(process.pid)).map(({ pid, cmd }) => `${pid} ${cmd.join(' ').trim()}`);
+  return lines.filter((line) => line.slice(line.indexOf(' ') + 1).includes(text));
 }
 
 const tarball = (isa: string) => join(TARBALLS, `alpine-minirootfs-3.20.3-${isa}.tar.gz`);
