@@ -9,8 +9,9 @@ import { execa } from 'execa';
 import { sha256File } from '../../images/sources.ts';
 import { makeCacheTempDir } from '../cache-temp.ts';
 import { HarnessError } from '../errors.ts';
-import { type DebianKernel, type Isa, systemEmulation } from '../isa.ts';
+import { type DebianKernel, type Isa, type SystemEmulation, systemEmulation } from '../isa.ts';
 import { cacheRoot } from '../paths.ts';
+import { unpackKernel } from './boot-image.ts';
 
 const MIRROR = 'http://deb.debian.org/debian';
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
@@ -22,11 +23,22 @@ export function kernelsDir(cacheDir: string = cacheRoot()): string {
 /** The overlayfs module beside the kernel: cases in the VM get copy-on-write roots as on the host. */
 export const OVERLAY_MODULE = 'overlay.ko';
 
-/** Where the pinned kernel of an ISA lives once fetched: keyed by package and version. */
+/** The packaged kernel image of an ISA once fetched, in its entry keyed by package and version. */
+function packagedPath(system: SystemEmulation, cacheDir?: string): string {
+  return join(kernelsDir(cacheDir), `${system.kernel.package}_${system.kernel.version}`, basename(system.kernel.image));
+}
+
+/** What qemu-system boots: the unpacked kernel where the table says so, else the packaged one. */
 export function kernelPath(isa: Isa, cacheDir?: string): string | undefined {
-  const kernel = systemEmulation(isa)?.kernel;
-  if (!kernel) return undefined;
-  return join(kernelsDir(cacheDir), `${kernel.package}_${kernel.version}`, basename(kernel.image));
+  const system = systemEmulation(isa);
+  if (!system) return undefined;
+  const packaged = packagedPath(system, cacheDir);
+  return system.unpacked ? `${packaged}.${system.unpacked.wrap}` : packaged;
+}
+
+/** Unpacks the packaged kernel beside it, when the table asks for an unpacked one. */
+async function unpackBeside(system: SystemEmulation, packaged: string, bootPath: string): Promise<void> {
+  if (system.unpacked) await unpackKernel(packaged, system.unpacked, bootPath, system.kernel.release);
 }
 
 export type KernelStatus =
@@ -95,6 +107,14 @@ export async function ensureKernel(isa: Isa, options: { cacheDir?: string; log?:
   if (status.state === 'none') throw new HarnessError(`${isa.name}: ${status.reason}`);
   if (status.state === 'present') return status.path;
   const { kernel } = status;
+  const system = systemEmulation(isa)!;
+  const packaged = packagedPath(system, options.cacheDir);
+  if ((await isFile(packaged)) && (await isFile(join(packaged, '..', OVERLAY_MODULE)))) {
+    // Fetched before the table asked for an unpacked kernel: no download needed.
+    log(`kernels: unpacking ${basename(packaged)} for a faster boot`);
+    await unpackBeside(system, packaged, status.path);
+    return status.path;
+  }
   const apt = await aptLists(kernel, isa.debianArch, options.cacheDir, log);
   const temp = await makeCacheTempDir(kernelsDir(options.cacheDir), `${isa.name}-kernel`);
   try {
@@ -111,15 +131,15 @@ export async function ensureKernel(isa: Isa, options: { cacheDir?: string; log?:
     await execa('dpkg-deb', ['-x', join(temp, deb), join(temp, 'root')]);
     const image = join(temp, 'root', kernel.image);
     if (!(await isFile(image))) throw new HarnessError(`${deb} holds no ${kernel.image}: fix the kernel's image path in harness/isa.ts`);
-    const final = status.path;
     const entry = join(temp, 'entry');
     await mkdir(entry);
-    await rename(image, join(entry, basename(final)));
+    await rename(image, join(entry, basename(packaged)));
+    await unpackBeside(system, join(entry, basename(packaged)), join(entry, basename(status.path)));
     await extractOverlayModule(join(temp, 'root'), kernel, join(entry, OVERLAY_MODULE));
-    await rm(join(final, '..'), { recursive: true, force: true });
-    await rename(entry, join(final, '..'));
-    log(`kernels: ${isa.name} ${kernel.release} -> ${final}`);
-    return final;
+    await rm(join(packaged, '..'), { recursive: true, force: true });
+    await rename(entry, join(packaged, '..'));
+    log(`kernels: ${isa.name} ${kernel.release} -> ${status.path}`);
+    return status.path;
   } finally {
     await rm(temp, { recursive: true, force: true });
   }
