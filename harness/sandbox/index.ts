@@ -111,7 +111,7 @@ export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine
 /** The helper's arguments (pure). */
 export function helperArgs(opts: {
   mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; cwd?: string; argv: string[];
-  cgroups?: string[]; tmpfsBytes?: number; rlimitAs?: number; hostFiles?: Record<string, string>;
+  cgroups?: string[]; tmpfsBytes?: number; rlimitAs?: number; hostFiles?: Record<string, string>; timeoutMs?: number;
 }): string[] {
   return [
     ...(opts.rootless ? ['--userns'] : []),
@@ -126,6 +126,7 @@ export function helperArgs(opts: {
     ...hostFileArgs(opts.hostFiles),
     ...(opts.tmpfsBytes ? ['--tmpfs-size', String(opts.tmpfsBytes)] : []),
     ...(opts.rlimitAs ? ['--rlimit-as', String(opts.rlimitAs)] : []),
+    ...(opts.timeoutMs ? ['--timeout-ms', String(Math.ceil(opts.timeoutMs))] : []),
     '--', ...opts.argv,
   ];
 }
@@ -135,11 +136,11 @@ export function servedArgs(env: Record<string, string>, outputBytes: number, has
   return ['--output-cap', String(outputBytes), ...(hasStdin ? ['--stdin'] : []), ...Object.entries(env).flatMap(([name, value]) => ['--env', `${name}=${value}`]), ...args];
 }
 
-/** Parses the helper's status lines: notes ("full tmpfs"), then "exit N", "signal N" or "error MESSAGE". */
-export function parseHelperStatus(text: string): ({ exitCode: number | null; signal: string | null } | { error: string }) & { tmpfsFull?: true } {
+/** Parses the helper's status lines: notes ("full tmpfs", "timed out"), then "exit N", "signal N" or "error MESSAGE". */
+export function parseHelperStatus(text: string): ({ exitCode: number | null; signal: string | null } | { error: string }) & { tmpfsFull?: true; timedOut?: true } {
   const lines = text.split('\n').filter(Boolean);
-  const notes = lines.includes('full tmpfs') ? { tmpfsFull: true as const } : {};
-  const line = lines.find((l) => l !== 'full tmpfs') ?? '';
+  const notes = { ...(lines.includes('full tmpfs') && { tmpfsFull: true as const }), ...(lines.includes('timed out') && { timedOut: true as const }) };
+  const line = lines.find((l) => l !== 'full tmpfs' && l !== 'timed out') ?? '';
   const [kind = '', ...rest] = line.split(' ');
   const value = rest.join(' ');
   if (kind === 'exit') return { exitCode: Number(value), signal: null, ...notes };

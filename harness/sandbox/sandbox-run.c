@@ -9,6 +9,7 @@
  * CASE-OPTIONS: [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR
  *               [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES]
  *               [--host-file GUEST-PATH HOST-PATH]... [--env NAME=VALUE]... [--stdin] [--output-cap BYTES]
+ *               [--timeout-ms MS]
  *
  * --serve (the harness's per-case path: one long-lived helper per job slot, so a case costs
  * a clone here and no process start in the harness): reads requests on fd 0, one case at a
@@ -22,7 +23,9 @@
  * that big; when the guest leaves it full, a "full tmpfs" line precedes the exit status.
  * --rlimit-as: RLIMIT_AS of the guest (the emulator itself), where no cgroup is available.
  * --output-cap (serve): bytes of stdout and of stderr passed on; the rest is read and counted.
- * --cwd: the guest's working directory. --env (serve): the guest's environment, instead of
+ * --timeout-ms: SIGKILL the namespace that long after the clone, with a "timed out" line
+ * before its status (the VM's /init uses it; under --serve the harness sends kill instead).
+ * --cwd: the guest's working directory. --env: the guest's environment, instead of
  * this process's. --stdin (serve): the request's trailing bytes are the guest's stdin (a
  * pipe); without it the guest reads /dev/null.
  *
@@ -87,7 +90,7 @@ struct spec {
   const char *hostname, *mnt, *tmpfs_size, *cwd;
   int nhost_files;
   char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS], *env[MAX_ENV + 1], *host_files[2 * MAX_HOST_FILES];
-  unsigned long long rlimit_as, output_cap;
+  unsigned long long rlimit_as, output_cap, timeout_ms;
   char **argv;
 };
 
@@ -465,6 +468,7 @@ static int parse_spec(int argc, char **argv, struct spec *s, char *err, size_t e
     else if (!strcmp(a, "--tmpfs-size") && next && strspn(next, "0123456789") == strlen(next)) s->tmpfs_size = argv[++i];
     else if (!strcmp(a, "--rlimit-as") && next) s->rlimit_as = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(a, "--output-cap") && next) s->output_cap = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(a, "--timeout-ms") && next && strspn(next, "0123456789") == strlen(next)) s->timeout_ms = strtoull(argv[++i], NULL, 10);
     else {
       snprintf(err, errlen, "bad argument '%s'", a);
       return -1;
@@ -664,7 +668,7 @@ static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_l
 
   size_t stdin_sent = 0;
   if (in[1] >= 0 && stdin_len == 0) close(in[1]), in[1] = -1;
-  int reaped = 0, killed = 0;
+  int reaped = 0, killed = 0, timed_out = 0;
   for (;;) {
     int open_relays = 0;
     for (int i = 0; i < 3; i++) open_relays += relays[i].fd >= 0;
@@ -675,7 +679,20 @@ static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_l
     for (int i = 0; i < 3; i++) fds[n++] = (struct pollfd){relays[i].fd, POLLIN, 0};
     fds[n++] = (struct pollfd){in[1], POLLOUT, 0};
     fds[n++] = (struct pollfd){serving && !requests_eof ? REQUEST_FD : -1, POLLIN, 0};
-    if (poll(fds, n, -1) < 0) {
+    int wait_ms = -1;
+    if (s->timeout_ms && !killed) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long long left = (long long)s->timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000);
+      wait_ms = left <= 0 ? 0 : left > (1 << 30) ? (1 << 30) : (int)left;
+    }
+    int ready = poll(fds, n, wait_ms);
+    if (ready == 0 && !reaped && !killed) {
+      timed_out = killed = 1;
+      kill(pid, SIGKILL);
+      continue;
+    }
+    if (ready < 0) {
       if (errno == EINTR) continue;
       failure = "poll";
       saved_errno = errno;
@@ -710,6 +727,7 @@ static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_l
       kill(pid, SIGKILL);
     }
   }
+  if (timed_out) status_line("timed out");
   if (WIFSIGNALED(wait_status)) status_line("signal %d", WTERMSIG(wait_status));
   else if (s->guest_pid1 && !failure) status_line("exit %d", WEXITSTATUS(wait_status));
 

@@ -91,18 +91,17 @@ async function stageInitramfs(dir: string, options: VmBatchOptions, nonce: strin
     await mkdir(join(root, guestPath, '..'), { recursive: true });
     await execa('cp', ['-a', `${rootfs}/.`, join(root, guestPath)]);
   }
-  for (const [index, { testCase, rootfs }] of options.cases.entries()) {
+  for (const [index, { testCase, rootfs, timeoutMs }] of options.cases.entries()) {
     const caseDir = join(root, GUEST.cases, String(index));
     const files = join(caseDir, 'files');
     await mkdir(files, { recursive: true, mode: 0o755 });
     writeCaseFiles(files, testCase.files, testCase.hostFiles);
     if (testCase.stdin !== undefined) await writeFile(join(caseDir, 'stdin'), testCase.stdin);
     const lowers = [files.slice(root.length), ...(testCase.emptyRoot ? [] : [images.get(rootfs)!])];
-    const argv = helperArgs({ mountPoint: GUEST.mnt, lowers, isa: options.isa, rootless: false, guestIsPid1: testCase.pid1, argv: testCase.argv });
+    const argv = helperArgs({ mountPoint: GUEST.mnt, lowers, isa: options.isa, rootless: false, guestIsPid1: testCase.pid1, timeoutMs: vmTimeoutMs(options.isa, timeoutMs), argv: testCase.argv });
     await writeFile(join(caseDir, 'run'), caseScript(guestEnv(options.isa, testCase.env), argv));
   }
-  const cases = options.cases.map((c, index) => ({ index, timeoutSeconds: vmTimeoutMs(options.isa, c.timeoutMs) / 1000 }));
-  await writeFile(join(root, 'init'), initScript(nonce, cases), { mode: 0o755 });
+  await writeFile(join(root, 'init'), initScript(nonce, options.cases.map((_, index) => index)), { mode: 0o755 });
   const initrd = join(dir, 'initramfs.cpio');
   await execa('sh', ['-c', `find . -print0 | cpio --null -o -H newc --quiet > ${JSON.stringify(initrd)}`], { cwd: root });
   return initrd;
@@ -110,10 +109,10 @@ async function stageInitramfs(dir: string, options: VmBatchOptions, nonce: strin
 
 function attemptOf(report: GuestCaseReport): VmCaseOutcome {
   if (report.garbled) return { error: report.garbled };
-  const timedOut = report.timedOut;
   const status = parseHelperStatus(report.status);
+  const timedOut = status.timedOut === true;
   if ('error' in status && !timedOut) return { error: `the sandbox helper in the VM failed: ${status.error}` };
-  const ended = 'error' in status || timedOut ? { exitCode: null, signal: 'SIGKILL' } : status;
+  const ended = 'error' in status || timedOut ? { exitCode: null, signal: 'SIGKILL' } : { exitCode: status.exitCode, signal: status.signal };
   return { attempt: { ...ended, timedOut, durationMs: report.durationMs, stdout: report.stdout, stderr: report.stderr } };
 }
 
