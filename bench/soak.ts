@@ -3,7 +3,8 @@
 // what leaked (mounts, helper processes, staging dirs, our cgroups, cache temp dirs) and the
 // harness's peak memory. Not a test: a whole run takes minutes.
 //   npx tsx bench/soak.ts [matrix] [--rounds N]   (default: matrices/default.yaml, 10 rounds)
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../harness/cache-temp.ts';
 import { cacheRoot } from '../harness/paths.ts';
@@ -21,12 +22,14 @@ async function cacheTempDirs(): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).filter((name) => name.startsWith(`${TEMP_PREFIX}${process.pid}-`));
 }
 
+// Each round's results.json goes to this benchmark's own temp dir, removed at the end.
+const scratch = await mkdtemp(join(tmpdir(), 'bench-soak-'));
 const before = await snapshotHost();
 const verdictsPerRound: Array<Map<string, string>> = [];
 const flaky = new Set<string>();
 for (let round = 1; round <= rounds; round++) {
   const started = Date.now();
-  const outcome = await runMatrix({ matrixPath, progress: 'quiet', jsonPath: join('/tmp', `soak-${process.pid}-${round}.json`), junitPath: '/dev/null' });
+  const outcome = await runMatrix({ matrixPath, progress: 'quiet', jsonPath: join(scratch, `round-${round}.json`), junitPath: '/dev/null' });
   const verdicts = new Map(outcome.results.results.map((r) => [`${r.image}/${r.isa}/${r.suite}/${r.case}`, r.verdict]));
   for (const r of outcome.results.results) if (r.flaky) flaky.add(`${r.image}/${r.isa}/${r.suite}/${r.case}`);
   verdictsPerRound.push(verdicts);
@@ -34,6 +37,7 @@ for (let round = 1; round <= rounds; round++) {
   console.log(`round ${round}/${rounds}: ${t.total} cases, ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped, ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
+await rm(scratch, { recursive: true, force: true });
 const first = verdictsPerRound[0]!;
 const differing = [...first.keys()].filter((key) => verdictsPerRound.some((round) => round.get(key) !== first.get(key)));
 const leaks = sandboxLeaks(before, await snapshotHost());
