@@ -303,7 +303,8 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string):
     },
     release: async () => {
       // A case whose helper was killed may still have processes on their way out: never reused.
-      if (!set.dirs.every(isEmpty)) return removeSet(set);
+      // (Every process of the case is in each hierarchy's cgroup at once: one of them tells.)
+      if (set.dirs.length && !isEmpty(set.dirs[0]!)) return removeSet(set);
       if (!counted) {
         const now = counters();
         if (set.memory) set.memory.ooms = now.ooms;
