@@ -1,5 +1,6 @@
-// The kernel side of per-case limits: a cgroup per case, made by the harness under the
-// cgroup it already sits in (never elsewhere), limited, read after the case, removed.
+// The kernel side of per-case limits: a cgroup per running case, made by the harness under the
+// cgroup it already sits in (never elsewhere), limited, read after the case, then emptied
+// cgroups kept for the next case (removed at exit).
 // Memory: cgroup v2 where the host delegated its memory controller to us, else a v1 memory
 // cgroup, else RLIMIT_AS on the emulator (qemu-user ignores a guest's own RLIMIT_AS, but the
 // host process's limit binds). Processes: pids.max (v2 or v1), else none.
@@ -67,7 +68,6 @@ function unescapeMount(text: string): string {
 
 let mechanisms: Promise<LimitMechanisms> | undefined;
 const madeParents = new Set<string>();
-let caseCounter = 0;
 
 /** The mechanisms of this host, decided once per process (and the harness-<pid> parents made). */
 export function limitMechanisms(): Promise<LimitMechanisms> {
@@ -191,13 +191,14 @@ function removeWhenEmptySync(cgroup: string, deadline: number): void {
   }
 }
 
-/** The cgroups of one case: pass `dirs` to the helper; after it exits, `hits()` then `remove()`. */
+/** The cgroups of one case: pass `dirs` to the helper; after it exits, `hits()` then `release()`. */
 export interface CaseLimits {
   dirs: string[];
   /** RLIMIT_AS for the guest when memory has no cgroup. */
   rlimitAs?: number;
   hits(): Promise<LimitHit[]>;
-  remove(): Promise<void>;
+  /** Gives the cgroups back for the next case once they are empty, else removes them. */
+  release(): Promise<void>;
 }
 
 // Per case, the cgroup files are touched synchronously: each is one quick syscall on cgroupfs,
@@ -210,55 +211,121 @@ function writeIfPresent(path: string, text: string): void {
   }
 }
 
-export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string): Promise<CaseLimits> {
-  const found = await limitMechanisms();
-  const name = `case-${++caseCounter}`;
-  const dirs: string[] = [];
-  const readers: Array<() => Promise<LimitHit | undefined>> = [];
-  const remove = async () => {
-    for (const dir of dirs.splice(0).reverse()) await removeCaseDir(dir);
-  };
+/**
+ * One set of case cgroups (case-<n> under each hierarchy's harness-<pid>), reused case after
+ * case: a memory cgroup's mkdir and rmdir each blocked the event loop for about half a
+ * millisecond (bench/micro.ts), more than the rest of a case's Node-side work. Between cases it
+ * is empty (the helper answers once init is reaped, and init goes last in its pid namespace);
+ * limits are rewritten when they differ, and hits are counted against the event counters'
+ * values at the case's start, so each case sees only its own.
+ */
+interface CgroupSet {
+  dirs: string[];
+  memory?: { dir: string; kind: CgroupVersion; bytes?: number; ooms: number };
+  pids?: { dir: string; max?: number; events: number };
+}
+
+const idleSets: CgroupSet[] = [];
+const idleDirs = new Set<string>();
+let setCounter = 0;
+
+async function newSet(found: LimitMechanisms): Promise<CgroupSet> {
+  const name = `case-${++setCounter}`;
+  const set: CgroupSet = { dirs: [] };
   /** v2 keeps memory and pids in one cgroup; v1 has a hierarchy per controller. */
-  const caseDir = async (parent: string) => {
+  const caseDir = (parent: string) => {
     const dir = join(parent, name);
-    if (!dirs.includes(dir)) {
+    if (!set.dirs.includes(dir)) {
       mkdirSync(dir);
-      dirs.push(dir);
+      set.dirs.push(dir);
     }
     return dir;
   };
   try {
-    if (found.memory.kind !== 'rlimit') {
-      const { kind } = found.memory;
-      const dir = await caseDir(found.memory.dir);
-      if (kind === 'cgroup2') {
-        writeFileSync(join(dir, 'memory.max'), String(limits.memoryBytes));
-        writeIfPresent(join(dir, 'memory.swap.max'), '0');
-      } else {
-        writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-        // Without swap accounting the file is absent; with it, swap must not extend the limit.
-        writeIfPresent(join(dir, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
-      }
-      readers.push(async () => ((await oomKills(dir, kind)) > 0 ? { limit: 'memory', value: limits.memoryBytes } : undefined));
-    }
-    if (found.pids.kind !== 'none') {
-      const dir = await caseDir(found.pids.dir);
-      writeFileSync(join(dir, 'pids.max'), String(limits.pids));
-      readers.push(async () => ((await eventCount(dir, 'pids.events', 'max')) > 0 ? { limit: 'pids', value: limits.pids } : undefined));
-    }
+    if (found.memory.kind !== 'rlimit') set.memory = { dir: caseDir(found.memory.dir), kind: found.memory.kind, ooms: 0 };
+    if (found.pids.kind !== 'none') set.pids = { dir: caseDir(found.pids.dir), events: 0 };
   } catch (error) {
-    await remove();
+    await removeSet(set);
     throw error;
   }
+  return set;
+}
+
+/** Sets the memory limit; with v1 swap accounting, memsw (which may not go below the limit) moves first when raising. */
+function limitMemory(memory: NonNullable<CgroupSet['memory']>, bytes: number): void {
+  if (memory.bytes === bytes) return;
+  const { dir } = memory;
+  if (memory.kind === 'cgroup2') {
+    writeFileSync(join(dir, 'memory.max'), String(bytes));
+    writeIfPresent(join(dir, 'memory.swap.max'), '0');
+  } else {
+    // Without swap accounting the file is absent; with it, swap must not extend the limit.
+    const raising = memory.bytes === undefined || bytes > memory.bytes;
+    if (raising) writeIfPresent(join(dir, 'memory.memsw.limit_in_bytes'), String(bytes));
+    writeFileSync(join(dir, 'memory.limit_in_bytes'), String(bytes));
+    if (!raising) writeIfPresent(join(dir, 'memory.memsw.limit_in_bytes'), String(bytes));
+  }
+  memory.bytes = bytes;
+}
+
+export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string): Promise<CaseLimits> {
+  const found = await limitMechanisms();
+  const set = idleSets.pop() ?? (await newSet(found));
+  for (const dir of set.dirs) idleDirs.delete(dir);
+  try {
+    if (set.memory) limitMemory(set.memory, limits.memoryBytes);
+    if (set.pids && set.pids.max !== limits.pids) {
+      writeFileSync(join(set.pids.dir, 'pids.max'), String(limits.pids));
+      set.pids.max = limits.pids;
+    }
+  } catch (error) {
+    await removeSet(set);
+    throw error;
+  }
+  /** The counters now; the case's hits are what it adds to those at its start. */
+  const counters = () => ({
+    ooms: set.memory ? oomKills(set.memory.dir, set.memory.kind) : 0,
+    events: set.pids ? eventCount(set.pids.dir, 'pids.events', 'max') : 0,
+  });
+  let counted = false;
   return {
-    dirs: [...dirs],
+    dirs: [...set.dirs],
     ...(found.memory.kind === 'rlimit' && { rlimitAs: addressSpaceLimit(isa, limits.memoryBytes, hostMachine) }),
     hits: async () => {
-      const hits = await Promise.all(readers.map((read) => read().catch(() => undefined)));
-      return hits.filter((hit): hit is LimitHit => hit !== undefined);
+      const now = counters();
+      const hits: LimitHit[] = [];
+      if (set.memory && now.ooms > set.memory.ooms) hits.push({ limit: 'memory', value: limits.memoryBytes });
+      if (set.pids && now.events > set.pids.events) hits.push({ limit: 'pids', value: limits.pids });
+      if (set.memory) set.memory.ooms = now.ooms;
+      if (set.pids) set.pids.events = now.events;
+      counted = true;
+      return hits;
     },
-    remove,
+    release: async () => {
+      // A case whose helper was killed may still have processes on their way out: never reused.
+      // (Every process of the case is in each hierarchy's cgroup at once: one of them tells.)
+      if (set.dirs.length && !isEmpty(set.dirs[0]!)) return removeSet(set);
+      if (!counted) {
+        const now = counters();
+        if (set.memory) set.memory.ooms = now.ooms;
+        if (set.pids) set.pids.events = now.events;
+      }
+      idleSets.push(set);
+      for (const dir of set.dirs) idleDirs.add(dir);
+    },
   };
+}
+
+function isEmpty(cgroup: string): boolean {
+  try {
+    return readFileSync(join(cgroup, 'cgroup.procs'), 'utf8') === '';
+  } catch {
+    return false;
+  }
+}
+
+async function removeSet(set: CgroupSet): Promise<void> {
+  for (const dir of set.dirs.splice(0).reverse()) await removeCaseDir(dir);
 }
 
 /** rmdir, retried briefly: the last exiting tasks of the case may still be leaving it. */
@@ -276,29 +343,32 @@ async function removeCaseDir(dir: string): Promise<void> {
   }
 }
 
-async function oomKills(dir: string, kind: CgroupVersion): Promise<number> {
+/** OOM kills so far (cumulative). Kernels before 4.13 have no oom_kill line: then hitting the limit at all is the best sign. */
+function oomKills(dir: string, kind: CgroupVersion): number {
   if (kind === 'cgroup2') return eventCount(dir, 'memory.events', 'oom_kill');
-  const kills = await eventCount(dir, 'memory.oom_control', 'oom_kill');
-  // Kernels before 4.13 have no oom_kill line: hitting the limit at all is the best sign.
-  return kills > 0 ? kills : readFileSync(join(dir, 'memory.oom_control'), 'utf8').includes('oom_kill ') ? 0 : eventCount(dir, 'memory.failcnt', '');
+  const control = readFileSync(join(dir, 'memory.oom_control'), 'utf8');
+  return control.includes('oom_kill ') ? flatKey(control, 'oom_kill') : eventCount(dir, 'memory.failcnt', '');
 }
 
 /** The number after `key` in a flat-keyed file ("max 3"), or the file's only number when key is ''. */
-async function eventCount(dir: string, file: string, key: string): Promise<number> {
+function eventCount(dir: string, file: string, key: string): number {
   const text = readFileSync(join(dir, file), 'utf8');
-  if (key === '') return Number(text.trim()) || 0;
+  return key === '' ? Number(text.trim()) || 0 : flatKey(text, key);
+}
+
+function flatKey(text: string, key: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${key} `));
   return line ? Number(line.slice(key.length + 1)) || 0 : 0;
 }
 
-/** Our own cgroup dirs still present (harness-<pid> and below), for leak checks. */
+/** Our own cgroup dirs still present (harness-<pid> and below), for leak checks; empty ones waiting for the next case are not. */
 export async function ownCgroupLeaks(): Promise<string[]> {
   const found = await limitMechanisms();
   const leaks: string[] = [];
   for (const mechanism of [found.memory, found.pids]) {
     if (!('dir' in mechanism)) continue;
     for (const child of await readdir(mechanism.dir, { withFileTypes: true }).catch(() => [])) {
-      if (child.isDirectory()) leaks.push(join(mechanism.dir, child.name));
+      if (child.isDirectory() && !idleDirs.has(join(mechanism.dir, child.name))) leaks.push(join(mechanism.dir, child.name));
     }
   }
   return [...new Set(leaks)];

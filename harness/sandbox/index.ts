@@ -172,7 +172,7 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
     const hits = [...(cgroups ? await cgroups.hits() : []), ...result.limitHits];
     return { ...result, limitHits: hits };
   } finally {
-    await cgroups?.remove();
+    await cgroups?.release();
     if (staging) {
       rmSync(staging, { recursive: true, force: true });
       liveStagingDirs.delete(staging);
