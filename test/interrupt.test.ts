@@ -47,6 +47,18 @@ async function until(what: string, test: () => Promise<boolean>, ms = 120_000): 
   }
 }
 
+/** pid -> start time (clock ticks after boot) of every process now: a pid names the same process while both match. */
+async function startTimes(): Promise<Map<string, string>> {
+  const times = new Map<string, string>();
+  for (const entry of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    // After the command name, which may hold spaces: state is field 3, start time field 22.
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    if (started) times.set(entry, started);
+  }
+  return times;
+}
+
 /** The cgroup parents a harness process with this pid would make (harness-<pid> under ours). */
 async function cgroupParentsOf(pid: number): Promise<string[]> {
   const own = ownCgroupDirs(await readFile('/proc/self/cgroup', 'utf8'), await readFile('/proc/self/mountinfo', 'utf8'));
@@ -145,8 +157,12 @@ describe.skipIf(!isRoot)('a run stopped by a signal (child process, real sandbox
     child.kill('SIGTERM');
     const sent = Date.now();
     const result = await child;
-    expect(result.exitCode).toBe(130);
-    // At once: no reports.
+    // The first one handled sets the code. Which that is, is the kernel's choice: a signal sent to
+    // a process goes to any thread not blocking it (Node's threads block neither), so a SIGTERM that
+    // arrives while the main thread has the SIGINT pending runs its handler on another thread,
+    // sometimes first (3 of 5 runs under load).
+    expect([130, 143]).toContain(result.exitCode);
+    // At once: no reports (one signal alone writes them): the second one was handled too.
     expect(existsSync(join(dir, 'results.json'))).toBe(false);
     expect(Date.now() - sent).toBeLessThan(5000);
     // The helpers got SIGKILL from the exit hook; their namespaces (and mounts) die with them.
@@ -174,15 +190,17 @@ describe.skipIf(!isRoot)('a run stopped by a signal (child process, real sandbox
     const live = join(tmpdir(), `${stagingPrefix()}${process.pid}-planted`);
     for (const dir of [dead, live]) await mkdir(join(dir, 'tmp'), { recursive: true });
 
+    const existing = await startTimes();
     process.kill(pid, 'SIGKILL'); // the harness's own pid only: its children are the kernel's to end
     const sent = Date.now();
     expect((await child).signal).toBe('SIGKILL');
     await until('the whole tree is gone', async () => stillAlive(tree.map((proc) => proc.pid)).length === 0, 5000);
     const goneMs = Date.now() - sent;
-    // No process is left in those mount namespaces, so they and their mounts are gone.
+    // No process that existed at the kill is left in those mount namespaces, so they and their mounts are
+    // gone. (A freed namespace's inode number is reused: a run beside this one may own it now.)
     const holders = [];
-    for (const entry of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
-      if (namespaces.includes(await readlink(`/proc/${entry}/ns/mnt`).catch(() => ''))) holders.push(entry);
+    for (const [entry, started] of await startTimes()) {
+      if (existing.get(entry) === started && namespaces.includes(await readlink(`/proc/${entry}/ns/mnt`).catch(() => ''))) holders.push(entry);
     }
     expect(holders).toEqual([]);
     expect(sandboxLeaks(before, await snapshotHost()).mounts.filter(ours)).toEqual([]);
