@@ -105,7 +105,7 @@ try {
   const harness = (jobs: number | 'auto') => matrixFor(jobs).then((matrix) =>
     timed(['node', join(REPO_ROOT, 'harness', 'bin.mjs'), 'run', matrix, '--quiet', '--junit', join(scratch, 'junit.xml'), '--json', join(scratch, 'results.json')]));
   const floor = (jobs: number) => timed(['xargs', '-a', floorList, '-P', String(jobs), '-L', '1', 'chroot'], { env });
-  const helperAlone = () => timed(['sh', '-c', 'for f in "$@"; do "$0" --serve < "$f" > /dev/null & done; wait', helper.helper, ...requestFiles]);
+  const helperAlone = () => timed(['sh', '-c', 'for f in "$@"; do "$0" --serve $$ < "$f" > /dev/null & done; wait', helper.helper, ...requestFiles]);
 
   // The floor's roots get /proc only while it runs: the helper's lowers must not carry it.
   const floorWithProc = async (jobs: number) => {

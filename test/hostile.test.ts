@@ -2,7 +2,8 @@
 // absolute names, symlinked parents, hard links out), 4096-byte names; device nodes, setuid
 // files and world-writable dirs judged from the archive itself (recorded in the cache entry);
 // and, under QEMU on the built aarch64 image, a guest that loops, tries the network, writes
-// /proc/sys and sysrq, and mounts. A million tiny files: refused at limits.archive_members. (Fork bombs, a full /tmp and a gigabyte of stdout: limits.test.)
+// /proc/sys and sysrq, and mounts. A million tiny files: refused at limits.archive_members,
+// and so is an image cached under a higher cap, in the same words. (Fork bombs, a full /tmp and a gigabyte of stdout: limits.test.)
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -112,7 +113,7 @@ describe('hostile archives', () => {
   });
 });
 
-describe('a million tiny files', () => {
+describe('limits.archive_members', () => {
   it('refused at the matrix\'s limits.archive_members, quickly, with one line, caching nothing', async () => {
     const archive = join(scratch, 'million.tar.gz');
     const generated = Date.now();
@@ -129,6 +130,41 @@ describe('a million tiny files', () => {
     expect(result.stderr).toBe(`harness: ${archive}: more than 20000 members; refusing a hostile archive (raise limits.archive_members in the matrix if the image is real)`);
     expect(await readdir(join(cache, 'rootfs'))).toEqual([]);
     expect(refuseMs).toBeLessThan(60_000);
+  });
+
+  it.each(['tarball', 'oci'] as const)('an image (%s) extracted under a higher cap is refused under a lower one as a fresh extraction is; the entry stays for runs that allow it', async (kind) => {
+    const built = await buildImages({ arches: [aarch64] });
+    const image = kind === 'tarball' ? `tarball: '${built.images.aarch64!.rootfsTarGz}'` : `oci: '${built.ociLayout}', tag: aarch64`;
+    const list = async (name: string, cap: number, cache: string) => {
+      const matrix = join(scratch, `${kind}-${name}.yaml`);
+      await writeFile(matrix, `arches: [aarch64]\nimages:\n  - { name: real, ${image} }\nsuites: { image: {} }\nlimits: { archive_members: ${cap} }\n`);
+      const result = await execa('node', [join(REPO_ROOT, 'harness', 'bin.mjs'), 'list', matrix], { reject: false, env: { HARNESS_CACHE: cache } });
+      return { code: result.exitCode, stderr: result.stderr };
+    };
+    const warm = join(scratch, `cache-${kind}-warm`);
+    expect((await list('allowed', 250_000, warm)).code).toBe(0);
+    const [entry] = await readdir(join(warm, 'rootfs'));
+    const record = join(warm, 'rootfs', entry!, 'image.json');
+    const recorded = await readFile(record, 'utf8');
+    const counts = JSON.parse(recorded).memberCounts as number[];
+    const members = counts.reduce((sum, count) => sum + count, 0);
+    if (kind === 'tarball') expect(members).toBe((await execa('tar', ['-tzf', built.images.aarch64!.rootfsTarGz])).stdout.split('\n').length);
+
+    // One member under what the image has: a fresh extraction refuses it, and so does the warm cache.
+    const cold = join(scratch, `cache-${kind}-cold`);
+    const fresh = await list('fresh', members - 1, cold);
+    expect(fresh.code).toBe(2);
+    expect(fresh.stderr).toMatch(new RegExp(`^harness: .*: more than ${members - 1} members; refusing a hostile archive \\(raise limits\\.archive_members in the matrix if the image is real\\)$`));
+    expect(await readdir(join(cold, 'rootfs'))).toEqual([]);
+    expect(await list('reused', members - 1, warm)).toEqual(fresh);
+    // The entry is untouched, and used again by a run whose cap allows it.
+    expect(await readFile(record, 'utf8')).toBe(recorded);
+    expect(await list('exact', members, warm)).toEqual({ code: 0, stderr: '' });
+    // An entry made before the counts were recorded: counted from the archive's headers.
+    const { memberCounts: _, ...older } = JSON.parse(recorded);
+    await writeFile(record, `${JSON.stringify(older, null, 2)}\n`);
+    expect(await list('older', members - 1, warm)).toEqual(fresh);
+    expect(await list('older-exact', members, warm)).toEqual({ code: 0, stderr: '' });
   });
 
   it('archive_members is the matrix\'s alone: a suite that sets it is told where it goes', async () => {

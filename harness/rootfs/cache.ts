@@ -18,6 +18,8 @@ export interface ImageRecord {
   skipped: SkippedMember[];
   /** What the archive's headers ship (absent in entries made before this was recorded). */
   archive?: ArchiveFindings;
+  /** Members of each archive (layer) extracted, in order, for limits.archive_members on reuse (absent in older entries). */
+  memberCounts?: number[];
 }
 
 export interface CachedImage extends ImageRecord {

@@ -61,6 +61,44 @@ const PLACEMENT_ERRORS = new Set(['ENAMETOOLONG', 'ENOENT', 'ENOTDIR', 'EISDIR',
 const KEEP_OWNERS = process.getuid?.() === 0;
 
 /**
+ * Members of one archive, from its headers, counting no further than one past `stopAfter`.
+ * A broken archive counts what could be read; extracting it says what is wrong.
+ */
+export async function countMembers(file: string, signal?: AbortSignal, stopAfter = Infinity): Promise<number> {
+  const { bytes, extract, feeding } = await openTar(file, signal);
+  let count = 0;
+  try {
+    for await (const entry of extract) {
+      entry.resume();
+      if (++count > stopAfter) break;
+    }
+  } catch (error) {
+    if (error instanceof HarnessError || signal?.aborted) throw error;
+  } finally {
+    bytes.destroy();
+    extract.destroy();
+    await feeding.catch(() => undefined);
+  }
+  return count;
+}
+
+/**
+ * The member cap applied to archives extracted earlier (under another cap), from their counts:
+ * the error a fresh extraction gives now, at the archive where it would stop.
+ */
+export function checkMemberCounts(counts: readonly number[], labels: readonly string[], maxMembers: number): void {
+  let total = 0;
+  counts.forEach((count, i) => {
+    total += count;
+    if (total > maxMembers) throw tooManyMembers(labels[i] ?? '', maxMembers);
+  });
+}
+
+function tooManyMembers(label: string, maxMembers: number): HarnessError {
+  return new HarnessError(`${label}: more than ${maxMembers} members; refusing a hostile archive (raise limits.archive_members in the matrix if the image is real)`);
+}
+
+/**
  * Builds one rootfs from one archive or a chain of layers. Directory modes and times are
  * applied by finish(), after the last member: a read-only directory must stay writable
  * while later members land in it.
@@ -71,6 +109,8 @@ export class RootfsWriter {
   private readonly directories = new Map<string, Ownership>();
   /** Host paths (and their ancestors) written by the layer being applied: opaque whiteouts keep them. */
   private writtenThisLayer = new Set<string>();
+  /** Members of each archive applied, in order (the cache entry keeps them: checkMemberCounts). */
+  readonly memberCounts: number[] = [];
   /** Members of every archive applied so far. */
   private members = 0;
 
@@ -106,24 +146,13 @@ export class RootfsWriter {
   /**
    * Refuses an archive of more members than the cap before writing any: a pass over its
    * headers costs a decompression, where extracting a million files costs minutes and a
-   * million inodes. A broken archive passes here; extracting it says what is wrong.
+   * million inodes.
    */
   private async countMembers(file: string, options: ApplyOptions): Promise<void> {
-    const { bytes, extract, feeding } = await openTar(file, options.signal);
-    try {
-      for await (const entry of extract) {
-        entry.resume();
-        if (++this.members > this.maxMembers) {
-          throw new HarnessError(`${options.label}: more than ${this.maxMembers} members; refusing a hostile archive (raise limits.archive_members in the matrix if the image is real)`);
-        }
-      }
-    } catch (error) {
-      if (error instanceof HarnessError || options.signal?.aborted) throw error;
-    } finally {
-      bytes.destroy();
-      extract.destroy();
-      await feeding.catch(() => undefined);
-    }
+    const count = await countMembers(file, options.signal, this.maxMembers - this.members);
+    this.memberCounts.push(count);
+    this.members += count;
+    if (this.members > this.maxMembers) throw tooManyMembers(options.label, this.maxMembers);
   }
 
   /** Applies the deferred directory modes, owners and times, deepest first. */

@@ -3,11 +3,12 @@
 import { realpath, stat } from 'node:fs/promises';
 import { HarnessError } from '../errors.ts';
 import type { Isa } from '../isa.ts';
+import { DEFAULT_LIMITS } from '../limits.ts';
 import { cacheRoot } from '../paths.ts';
-import { cachedImage, makeTempDir, removeTree } from './cache.ts';
+import { type CachedImage, cachedImage, makeTempDir, removeTree } from './cache.ts';
 import { hashFile, sha256OfTree } from './digest.ts';
 import { readDockerArchive } from './docker-archive.ts';
-import { type ArchiveFindings, RootfsWriter, type SkippedMember } from './extract.ts';
+import { type ArchiveFindings, checkMemberCounts, countMembers, RootfsWriter, type SkippedMember } from './extract.ts';
 import { readOciLayout, type LayeredImage } from './oci.ts';
 
 export { checkImageIsa, DEFAULT_ENTRY, ImageIsaMismatchError } from './isa-check.ts';
@@ -88,19 +89,32 @@ async function prepareTarball(source: Extract<ImageSource, { kind: 'tarball' }>,
     const writer = new RootfsWriter(rootfs, maxMembers);
     await writer.apply(source.path, { layer: false, label: source.path, signal });
     await writer.finish();
-    return { defaultCmd: ['/bin/sh'], compressedBytes: hashes.bytes, skipped: writer.skipped, archive: writer.findings };
+    return { defaultCmd: ['/bin/sh'], compressedBytes: hashes.bytes, skipped: writer.skipped, archive: writer.findings, memberCounts: writer.memberCounts };
   });
+  await checkMembersOnReuse(image, [{ file: source.path, label: source.path }], maxMembers, signal);
   return { ...image, source };
 }
 
 async function prepareLayered(layered: LayeredImage, source: ImageSource, cacheDir: string, { signal, maxMembers }: PrepareOptions): Promise<ExtractedImage> {
+  const archives = layered.layers.map((layer) => ({ file: layer, label: `${source.path}: layer ${layer}` }));
   const image = await cachedImage(cacheDir, layered.sha256, async (rootfs) => {
     const writer = new RootfsWriter(rootfs, maxMembers);
-    for (const layer of layered.layers) await writer.apply(layer, { layer: true, label: `${source.path}: layer ${layer}`, signal });
+    for (const { file, label } of archives) await writer.apply(file, { layer: true, label, signal });
     await writer.finish();
-    return { defaultCmd: layered.defaultCmd, compressedBytes: layered.compressedBytes, skipped: writer.skipped, archive: writer.findings };
+    return { defaultCmd: layered.defaultCmd, compressedBytes: layered.compressedBytes, skipped: writer.skipped, archive: writer.findings, memberCounts: writer.memberCounts };
   });
+  await checkMembersOnReuse(image, archives, maxMembers, signal);
   return { ...image, source };
+}
+
+/**
+ * The member cap holds for an entry extracted earlier under a higher one: the same error as
+ * extracting it now, the entry kept for runs that allow it. Entries made before the counts
+ * were recorded are counted from their archives' headers.
+ */
+async function checkMembersOnReuse(image: CachedImage, archives: Array<{ file: string; label: string }>, maxMembers = DEFAULT_LIMITS.archiveMembers, signal?: AbortSignal): Promise<void> {
+  const counts = image.memberCounts ?? (await Promise.all(archives.map(({ file }) => countMembers(file, signal, maxMembers))));
+  checkMemberCounts(counts, archives.map(({ label }) => label), maxMembers);
 }
 
 async function assertExists(source: ImageSource): Promise<void> {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
+import { removeDeadStagingDirs } from './leaks.ts';
 
 export const SANDBOX_HELPER_SOURCE = fileURLToPath(new URL('sandbox-run.c', import.meta.url));
 
@@ -29,6 +30,8 @@ export function sandboxHost(): Promise<SandboxHost> {
 }
 
 async function buildHelper(): Promise<SandboxHost> {
+  // Once per process, before its first case: what a SIGKILLed run could not remove itself.
+  await removeDeadStagingDirs();
   const source = await readFile(SANDBOX_HELPER_SOURCE);
   const digest = createHash('sha256').update(source).digest('hex').slice(0, 16);
   const dir = join(cacheRoot(), 'sandbox');

@@ -29,7 +29,7 @@ import { addressSpaceLimit, guestLaunch, type Isa } from '../isa.ts';
 import { DEFAULT_LIMITS, type LimitHit, type Limits } from '../limits.ts';
 import { caseLimits } from './cgroup.ts';
 import { sandboxHost } from './helper.ts';
-import { stagingPrefix } from './leaks.ts';
+import { ownStagingPrefix } from './leaks.ts';
 import { capChunks } from './output.ts';
 import { type CaseAnswer, startCase } from './server.ts';
 
@@ -229,7 +229,7 @@ async function runHelper(helper: string, args: string[], opts: SandboxRunOptions
  * need none: the helper copies them into the root itself, which spares a layer and its removal.) */
 function stageFiles(opts: SandboxRunOptions): string | undefined {
   if (!opts.files?.length) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), stagingPrefix()));
+  const dir = mkdtempSync(join(tmpdir(), ownStagingPrefix()));
   try {
     chmodSync(dir, 0o755);
     writeCaseFiles(dir, opts.files);

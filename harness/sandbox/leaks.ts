@@ -3,14 +3,32 @@
 // Helper processes count when they carry this process tree's owner marker (server.ts), so
 // other harness runs on the machine are not counted, and one of ours is even when orphaned;
 // our own helpers that wait idle for the next case hold nothing and are not counted. Staging
-// dirs carry the same marker in their names.
-import { readdir, readFile, readlink } from 'node:fs/promises';
+// dirs carry the same marker in their names, then the pid of the process that made them, so a
+// later run removes those of a process that died without its exit handler (SIGKILL).
+import { readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isAlive } from '../cache-temp.ts';
 import { idleHelperPids, SANDBOX_OWNER_ENV, sandboxOwner } from './server.ts';
 
 /** Prefix of this process tree's per-case staging directories under os.tmpdir() (others' runs have their own). */
 export function stagingPrefix(): string {
   return `harness-case-${sandboxOwner()}-`;
+}
+
+/** Prefix of the staging directories this process makes: the tree's, then its own pid. */
+export function ownStagingPrefix(): string {
+  return `${stagingPrefix()}${process.pid}-`;
+}
+
+const STAGING_DIR = /^harness-case-[0-9]+-([1-9][0-9]*)-/;
+
+/** Removes the staging dirs under os.tmpdir() whose making process is gone (any tree's). */
+export async function removeDeadStagingDirs(): Promise<void> {
+  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+    const pid = Number(STAGING_DIR.exec(name)?.[1] ?? NaN);
+    if (Number.isSafeInteger(pid) && pid !== process.pid && !isAlive(pid)) await rm(join(tmpdir(), name), { recursive: true, force: true });
+  }
 }
 
 export interface HostSnapshot {

@@ -3,7 +3,7 @@
  * no mount/ip/chroot binaries in between (each of those is a ~1-2 ms exec; see index.ts).
  * Built once per source hash by helper.ts with the host's cc.
  *
- *   sandbox-run --serve
+ *   sandbox-run --serve PARENT-PID
  *   sandbox-run CASE-OPTIONS -- PROGRAM [ARG]...
  *
  * CASE-OPTIONS: [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR
@@ -13,7 +13,8 @@
  *
  * --serve (the harness's per-case path: one long-lived helper per job slot, so a case costs
  * a clone here and no process start in the harness): reads requests on fd 0, one case at a
- * time, and answers on fd 1 (protocol below). Without --serve: one case from argv, with this
+ * time, and answers on fd 1 (protocol below). PARENT-PID is the process that started it: the
+ * helper ends with it (PR_SET_PDEATHSIG), and at once if it died before that was armed. Without --serve: one case from argv, with this
  * process's stdin/stdout/stderr and environment, its status lines on fd 3, then exits like the
  * guest (the VM's /init runs cases so).
  *
@@ -475,7 +476,7 @@ static int parse_spec(int argc, char **argv, struct spec *s, char *err, size_t e
     }
   }
   if (!s->mnt || i + 1 >= argc) {
-    snprintf(err, errlen, "usage: sandbox-run [--serve | CASE-OPTIONS --mnt DIR -- PROGRAM [ARG]...] (see sandbox-run.c)");
+    snprintf(err, errlen, "usage: sandbox-run [--serve PARENT-PID | CASE-OPTIONS --mnt DIR -- PROGRAM [ARG]...] (see sandbox-run.c)");
     return -1;
   }
   s->argv = argv + i + 1;
@@ -749,11 +750,13 @@ done:
 }
 
 /* --serve: one request at a time, until the harness closes fd 0 or a stop signal comes. */
-static int serve(void) {
+static int serve(pid_t parent) {
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull < 0) return 125;
-  /* Ends with the harness, whichever way it goes. */
+  /* Ends with the harness, whichever way it goes; re-parented already: it died before this
+   * was armed, and its requests (still in the pipe) must not start a case nobody waits for. */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) return 0;
   while (!stop_requested) {
     struct request r;
     int got;
@@ -808,7 +811,7 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   signal(SIGPIPE, SIG_IGN);
   signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (argc == 2 && !strcmp(argv[1], "--serve")) return signal_fd < 0 ? 125 : serve();
+  if (argc == 3 && !strcmp(argv[1], "--serve")) return signal_fd < 0 ? 125 : serve((pid_t)atoi(argv[2]));
   if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) die("status fd 3 is not open");
   if (signal_fd < 0) die("signalfd");
   struct spec s;

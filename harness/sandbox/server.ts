@@ -1,4 +1,4 @@
-// The per-case path: long-lived sandbox helpers (`sandbox-run --serve`), one per job slot,
+// The per-case path: long-lived sandbox helpers (`sandbox-run --serve PARENT-PID`), one per job slot,
 // each taking one case at a time over a pipe and cloning it into fresh namespaces. A case
 // then costs the harness a write and a few reads, not a process start (~1.7 ms of Node-side
 // work per case with an exec per case; bench/micro.ts prints today's share).
@@ -59,7 +59,7 @@ class Helper {
   alive = true;
 
   constructor(binary: string) {
-    this.child = spawn(binary, ['--serve'], { stdio: ['pipe', 'pipe', 'ignore'], env: { [SANDBOX_OWNER_ENV]: sandboxOwner() } });
+    this.child = spawn(binary, ['--serve', String(process.pid)], { stdio: ['pipe', 'pipe', 'ignore'], env: { [SANDBOX_OWNER_ENV]: sandboxOwner() } });
     this.child.stdout.on('data', (chunk: Buffer) => this.read(chunk));
     this.child.stdin.on('error', () => {});
     const ended = () => {
