@@ -3,10 +3,10 @@
 // unpacked once, on the host, when the kernel is fetched, and wrapped in the form that
 // qemu-system loads and starts as it is: a Linux uImage for ARM (qemu passes the DTB in r2
 // as for a zImage), an ELF for MIPS Malta (qemu loads nothing else there).
-import { createReadStream } from 'node:fs';
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { execa } from 'execa';
+import { parseElf } from '../elf.ts';
 import { HarnessError } from '../errors.ts';
 import type { UnpackedKernel } from '../isa.ts';
 
@@ -77,21 +77,22 @@ export function elf64(payload: Buffer, loadAddress: bigint, like: { machine: num
 /** The first xz stream in the image that decompresses whole; xz ignores what follows it. */
 async function decompressPayload(imagePath: string, image: Buffer): Promise<Buffer> {
   for (const start of xzCandidates(image)) {
-    const unpacked = await execa('xz', ['-dc', '--single-stream'], { input: createReadStream(imagePath, { start }), encoding: 'buffer', reject: false, stripFinalNewline: false });
+    const unpacked = await execa('xz', ['-dc', '--single-stream'], { input: image.subarray(start), encoding: 'buffer', reject: false, stripFinalNewline: false });
     if (unpacked.exitCode === 0 && unpacked.stdout.length > 0) return Buffer.from(unpacked.stdout);
   }
   throw new HarnessError(`${imagePath}: no xz payload found; the ISA table's 'unpacked' entry does not fit this kernel: remove it to boot the packaged image as it is`);
 }
 
-async function elfMachineAndFlags(imagePath: string): Promise<{ machine: number; flags: number }> {
-  const file = await open(imagePath);
+/** e_machine and e_flags of the kernel's own ELF wrapper, read by the harness's ELF reader. */
+function elfMachineAndFlags(image: Buffer, imagePath: string): { machine: number; flags: number } {
+  let facts: ReturnType<typeof parseElf>;
   try {
-    const { buffer } = await file.read(Buffer.alloc(52), 0, 52, 0);
-    if (buffer.readUInt32BE(0) !== 0x7f454c46 || buffer[4] !== 2 || buffer[5] !== 1) throw new HarnessError(`${imagePath}: not a little-endian ELF64 kernel, so it cannot be rewrapped as one`);
-    return { machine: buffer.readUInt16LE(18), flags: buffer.readUInt32LE(48) };
-  } finally {
-    await file.close();
+    facts = parseElf(image);
+  } catch (error) {
+    throw new HarnessError(`${imagePath}: not an ELF kernel (${(error as Error).message}), so it cannot be rewrapped as one`);
   }
+  if (facts.class !== 64 || facts.endianness !== 'little') throw new HarnessError(`${imagePath}: not a little-endian ELF64 kernel, so it cannot be rewrapped as one`);
+  return { machine: facts.machine, flags: image.readUInt32LE(48) };
 }
 
 /** Writes the unpacked, wrapped kernel to target (atomically: a temp file renamed over it). */
@@ -100,7 +101,7 @@ export async function unpackKernel(imagePath: string, how: UnpackedKernel, targe
   const payload = await decompressPayload(imagePath, image);
   const wrapped = how.wrap === 'uimage'
     ? uImage(payload, how.loadAddress, name)
-    : elf64(payload, BigInt(how.loadAddress), await elfMachineAndFlags(imagePath));
+    : elf64(payload, BigInt(how.loadAddress), elfMachineAndFlags(image, imagePath));
   const temp = `${target}.tmp-${process.pid}`;
   try {
     await writeFile(temp, wrapped);
