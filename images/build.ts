@@ -27,7 +27,13 @@ export const SOURCE_DATE_EPOCH = 1654041600;
 const IMAGES_DIR = dirname(fileURLToPath(import.meta.url));
 /** Files under images/ that shape an image (code, BusyBox config, templates); docs do not. */
 // Docs are not inputs, nor is the JavaScript `npm run build` compiles from the .ts sources hashed beside it.
-const isBuildInput = (relativePath: string) => !relativePath.endsWith('.md') && !relativePath.endsWith('.js');
+// The image key hashes what shapes the image's bytes, not how sources are fetched (their sha256s
+// are in the key), verified or cached: editing those must not rebuild every ISA.
+const NOT_BUILD_INPUTS = new Set(['sources.ts', 'source-urls.list', 'verify.ts', 'cache.ts']);
+const isBuildInput = (relativePath: string) => !relativePath.endsWith('.md') && !relativePath.endsWith('.js') && !NOT_BUILD_INPUTS.has(relativePath);
+/** Hashed once per process: `list` and a run look up every ISA's image with the same inputs. */
+let buildInputs: Promise<Record<string, string>> | undefined;
+const buildInputHashes = () => (buildInputs ??= hashTree(IMAGES_DIR, isBuildInput));
 const TEMPLATES_DIR = join(IMAGES_DIR, 'rootfs');
 const MANIFEST_FILE = 'manifest.json';
 const ROOTFS_FILE = 'rootfs.tar.gz';
@@ -122,7 +128,7 @@ export async function findBuiltImage(isa: Isa, cacheDir: string = cacheRoot()): 
     throw error;
   });
   if (!compiler) return undefined;
-  return loadCached(await planImage(isa, compiler, cacheDir, await hashTree(IMAGES_DIR, isBuildInput)));
+  return loadCached(await planImage(isa, compiler, cacheDir, await buildInputHashes()));
 }
 
 /** The musl toolchain of the image built for the current inputs, if the cache has it. */
@@ -260,7 +266,7 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuildRes
   // Every host check before any work, so a missing compiler costs nothing.
   const compilers = new Map<Isa, CrossCompiler>();
   for (const isa of options.arches) compilers.set(isa, await findCrossCompiler(isa));
-  const imagesTree = await hashTree(IMAGES_DIR, isBuildInput);
+  const imagesTree = await buildInputHashes();
   const plans = await Promise.all(options.arches.map((isa) => planImage(isa, compilers.get(isa)!, cacheDir, imagesTree)));
 
   const images = new Map<Isa, BuiltImage>();

@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { $ } from 'zx';
 import { HarnessError } from '../harness/errors.ts';
 import { downloadUnverified } from '../harness/fetch/download.ts';
 import type { Isa } from '../harness/isa.ts';
@@ -196,6 +195,8 @@ async function fetchWithApt(missing: PinnedSource[], fetchDir: string): Promise<
     const packages = missing.filter((s) => s.kind === kind).map((s) => s.debianPackage);
     if (!packages.length) continue;
     const verb = kind === 'source' ? ['source', '--download-only'] : ['download'];
+    // zx on first use: every command imports this module, few fetch.
+    const { $ } = await import('zx');
     const result = await $({ cwd: fetchDir, quiet: true, nothrow: true })`apt-get ${verb} ${packages}`;
     if (result.exitCode !== 0) {
       throw new HarnessError(`apt-get ${verb.join(' ')} ${packages.join(' ')} failed (${lastLine(result.stderr)}); run \`harness setup\` or apt-get update`);

@@ -3,7 +3,6 @@
 // order: img-9 before img-10, 1.2.9 before 1.2.10).
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { glob } from 'zx';
 import { HarnessError } from '../errors.ts';
 import type { ImageSource } from '../rootfs/index.ts';
 import { describeImageSource, resolveImageReference } from '../rootfs/reference.ts';
@@ -39,6 +38,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 async function fromGlob(pattern: string, cwd: string): Promise<string[]> {
+  const { glob } = await import('zx');
   const matches = await glob(pattern, { cwd, absolute: true, onlyFiles: false, dot: false });
   if (!matches.length) throw new HarnessError(`--images '${pattern}': the glob matches nothing`);
   return matches.sort(compareVersions);
