@@ -10,7 +10,7 @@ import { CacheWriteError, cacheWriteError, writeErrnoIn } from '../harness/cache
 import { HarnessError } from '../harness/errors.ts';
 import { type Isa, ISAS, platformString } from '../harness/isa.ts';
 import { cacheRoot } from '../harness/paths.ts';
-import { buildBusybox, type BuiltBusybox } from './busybox.ts';
+import { buildBusybox, type BuiltBusybox, guardPtrToGlobals } from './busybox.ts';
 import { exists, hashTree, publishAtomically, shortHash } from './cache.ts';
 import { rootfsEntries } from './layout.ts';
 import { writeOciLayout } from './oci.ts';
@@ -202,6 +202,7 @@ async function buildImage(plan: ImagePlan, context: BuildContext): Promise<Built
     });
     progress(`building busybox ${busybox.version}`);
     const busyboxDir = join(srcDir, `busybox-${busybox.version}`);
+    if (isa.compiler.kind === 'clang') await guardPtrToGlobals(busyboxDir);
     const built = await buildBusybox({ isa, compiler: plan.compiler, sourceDir: busyboxDir, toolchain, cflags: prefixMaps, jobs: context.makeJobs, env, signal });
     progress('checking busybox');
     await verifyBusybox(isa, join(busyboxDir, 'busybox'), tmp, signal);

@@ -3,6 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HarnessError } from '../harness/errors.ts';
 import type { Isa } from '../harness/isa.ts';
 import { run } from './run.ts';
 import type { CrossCompiler, Toolchain } from './toolchain.ts';
@@ -40,6 +41,20 @@ async function writeIfChanged(path: string, content: Buffer): Promise<boolean> {
   return true;
 }
 
+// libbb.h declares `struct globals *const ptr_to_globals`, which SET_PTR_TO_GLOBALS writes
+// behind a barrier. gcc rereads it; clang may load it before that write, and 17 applets then
+// write through NULL (awk, diff, less, top, vi, ...: SIGSEGV, on x86_64 natively as well).
+// BusyBox guards its other such globals with BB_GLOBAL_CONST, which clang builds define empty.
+const CONST_PTR_TO_GLOBALS = 'extern struct globals *const ptr_to_globals;';
+
+/** Our own unpacked tree, for a clang build: ptr_to_globals gets BB_GLOBAL_CONST like the others. */
+export async function guardPtrToGlobals(sourceDir: string): Promise<void> {
+  const header = join(sourceDir, 'include', 'libbb.h');
+  const text = await readFile(header, 'utf8');
+  if (!text.includes(CONST_PTR_TO_GLOBALS)) throw new HarnessError(`${header}: no line '${CONST_PTR_TO_GLOBALS}' to guard for clang; check the pinned BusyBox version`);
+  await writeFile(header, text.replace(CONST_PTR_TO_GLOBALS, 'extern struct globals *BB_GLOBAL_CONST ptr_to_globals;'));
+}
+
 export async function buildBusybox(build: BusyboxBuild): Promise<BuiltBusybox> {
   const { isa, sourceDir, toolchain, env, signal } = build;
   const outDir = build.buildDir ?? sourceDir;
@@ -55,7 +70,8 @@ export async function buildBusybox(build: BusyboxBuild): Promise<BuiltBusybox> {
     `CC=${toolchain.cc}`,
     ...tools,
     'HOSTCC=gcc',
-    `EXTRA_CFLAGS=${[...toolchain.cflags, ...build.cflags].join(' ')}`,
+    // Empty for clang: no global it guards may be cached across its assignment (above).
+    `EXTRA_CFLAGS=${[...toolchain.cflags, ...build.cflags, ...(isa.compiler.kind === 'clang' ? ['-DBB_GLOBAL_CONST='] : [])].join(' ')}`,
   ];
   // The full .config answers every question; oldconfig only regenerates the headers (and
   // make reruns it by itself when a changed source changes the Kconfig files).
