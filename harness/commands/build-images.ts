@@ -2,7 +2,7 @@
 // each output is.
 import logUpdate from 'log-update';
 import { buildImages } from '../../images/build.ts';
-import { EXIT_OK } from '../errors.ts';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED } from '../errors.ts';
 import type { Isa } from '../isa.ts';
 
 export interface BuildImagesCommandOptions {
@@ -21,7 +21,11 @@ export async function buildImagesCommand(options: BuildImagesCommandOptions): Pr
   const started = Date.now();
   const render = () => logUpdate([...stages].map(([name, stage]) => `${name.padEnd(9)} ${stage}`).join('\n'));
   const abort = new AbortController();
-  const onSigint = () => abort.abort(new Error('interrupted'));
+  let stopCode = EXIT_INTERRUPTED;
+  const onSigint = (signal: NodeJS.Signals) => {
+    stopCode = signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    abort.abort(new Error('interrupted'));
+  };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
@@ -44,6 +48,12 @@ export async function buildImagesCommand(options: BuildImagesCommandOptions): Pr
     console.log(`OCI layout: ${result.ociLayout}`);
     console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return EXIT_OK;
+  } catch (error) {
+    // A stop is no bug: the builds' temp dirs are gone, the images built before it are kept.
+    if (!abort.signal.aborted) throw error;
+    if (live) logUpdate.done();
+    console.error('harness: interrupted; images finished before the stop are cached, the others were not built');
+    return stopCode;
   } finally {
     process.removeListener('SIGINT', onSigint);
     process.removeListener('SIGTERM', onSigint);
