@@ -57,7 +57,7 @@ const CHECK_SUITES: SuiteSpec[] = (['image', 'busybox', 'musl'] as const).map((n
 const SHA512 = /^(?:sha512:)?([0-9a-fA-F]{128})$/;
 
 export async function checkMatrix(ref: string, options: CheckOptions): Promise<CheckPlan> {
-  const context: FetchContext = { cacheDir: options.cacheDir ?? cacheRoot(), signal: options.signal, progress: createFetchProgress(options.progress ?? 'plain') };
+  const context: FetchContext = { cacheDir: options.cacheDir ?? cacheRoot(), signal: options.signal, progress: await createFetchProgress(options.progress ?? 'plain') };
   const candidates = options.arches?.length ? options.arches : [...ISAS];
   const found = await findIsas(ref, candidates, options, context);
   const present = [...found].filter(([, entry]) => entry.absent === undefined).map(([isa]) => isa);

@@ -129,7 +129,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .description('Print the cases a matrix expands to (ISA x image x suite x test) without running any; default matrix: matrices/default.yaml.')
       .argument('[matrix]', 'matrix file'),
   )).action(act(async (matrixPath: string | undefined, opts: FilterFlags) => {
-    const { listCommand } = await import('./commands/run.ts');
+    const { listCommand } = await import('./commands/list.ts');
     return listCommand(matrixPath, filtersOf(opts));
   }));
 

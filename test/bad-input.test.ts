@@ -15,7 +15,7 @@ import { isaByName } from '../harness/isa.ts';
 import { REPO_ROOT } from '../harness/paths.ts';
 import { buildImages } from '../images/build.ts';
 
-vi.mock('../harness/commands/run.ts', () => ({
+vi.mock('../harness/commands/list.ts', () => ({
   listCommand: async () => {
     throw new TypeError("Cannot read properties of undefined (reading 'rootfs')");
   },

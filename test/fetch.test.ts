@@ -52,6 +52,7 @@ beforeAll(async () => {
     const dying = /^\/dies(-chunked)?\/(.*)$/.exec(path);
     if (dying) {
       // Half the bytes, then the connection drops: with a Content-Length, or chunked without one.
+      // (The client may get less than half: a reset drops what it had not read yet.)
       const bytes = tarballs.x86_64!;
       response.writeHead(200, dying[1] ? {} : { 'content-length': bytes.length });
       response.write(bytes.subarray(0, bytes.length / 2), () => setTimeout(() => response.socket?.destroy(), 50));
@@ -116,8 +117,8 @@ describe.skipIf(missingReason)('downloads', () => {
     const sha512 = sums.get(tarballName('x86_64'))!;
     const wrong = sums.get(tarballName('aarch64'))!;
     await expect(downloadVerified(url(`/releases/${tarballName('x86_64')}`), wrong, { cacheDir })).rejects.toThrow(/sha512 mismatch: expected [0-9a-f]{128}, got [0-9a-f]{128}/);
-    await expect(downloadVerified(url('/dies/a.tar.gz'), sha512, { cacheDir })).rejects.toThrow(/the download broke off after 1\.7 MB of 3\.5 MB/);
-    await expect(downloadVerified(url('/dies-chunked/a.tar.gz'), sha512, { cacheDir })).rejects.toThrow(/the download broke off after 1\.7 MB \(/);
+    await expect(downloadVerified(url('/dies/a.tar.gz'), sha512, { cacheDir })).rejects.toThrow(/the download broke off after [0-9.]+ MB of 3\.5 MB/);
+    await expect(downloadVerified(url('/dies-chunked/a.tar.gz'), sha512, { cacheDir })).rejects.toThrow(/the download broke off after [0-9.]+ MB \(/);
     const missing = downloadVerified(url('/releases/nothing.tar.gz'), sha512, { cacheDir });
     await expect(missing).rejects.toThrow(HttpStatusError);
     await expect(missing).rejects.toThrow(/nothing\.tar\.gz: the server answered 404 Not Found/);
@@ -132,7 +133,7 @@ describe.skipIf(missingReason)('downloads', () => {
     const lines: string[] = [];
     const stream = { write: (text: string) => lines.push(text) } as unknown as NodeJS.WritableStream;
     const cacheDir = await freshCache();
-    await downloadVerified(url(`/releases/${tarballName('aarch64')}`), sums.get(tarballName('aarch64'))!, { cacheDir, progress: createFetchProgress('plain', stream) });
+    await downloadVerified(url(`/releases/${tarballName('aarch64')}`), sums.get(tarballName('aarch64'))!, { cacheDir, progress: await createFetchProgress('plain', stream) });
     expect(lines).toEqual([
       expect.stringMatching(/^downloading http:.*aarch64\.tar\.gz \(3\.9 MB\)\n$/),
       expect.stringMatching(/^downloaded http:.*aarch64\.tar\.gz: 3\.9 MB in \d+\.\d s\n$/),
@@ -155,7 +156,7 @@ describe.skipIf(missingReason)('through the CLI', () => {
     const port = await freePort();
     const cases: Array<[string, string, string, RegExp]> = [
       ['mismatch', x86, `sha512: ${sums.get(tarballName('aarch64'))}`, /^harness: http:\S+x86_64\.tar\.gz: sha512 mismatch: /],
-      ['dies', url('/dies/a.tar.gz'), `sha512: ${sums.get(tarballName('x86_64'))}`, /^harness: http:\S+\/dies\/a\.tar\.gz: the download broke off after 1\.7 MB of 3\.5 MB/],
+      ['dies', url('/dies/a.tar.gz'), `sha512: ${sums.get(tarballName('x86_64'))}`, /^harness: http:\S+\/dies\/a\.tar\.gz: the download broke off after [0-9.]+ MB of 3\.5 MB/],
       ['missing', url('/releases/nothing.tar.gz'), `sha512: ${sums.get(tarballName('x86_64'))}`, /^harness: http:\S+\/nothing\.tar\.gz: the server answered 404 Not Found/],
       ['unlisted', url('/releases/alpine-minirootfs-3.20.3-riscv64.tar.gz'), `sha512sums: '${url('/releases/checksums.sha512')}'`, /^harness: http:\S+checksums\.sha512: no sha512 line for alpine-minirootfs-3\.20\.3-riscv64\.tar\.gz/],
       ['offline', `http://127.0.0.1:${port}/a.tar.gz`, `sha512: ${sums.get(tarballName('x86_64'))}`, /^harness: http:\/\/127\.0\.0\.1:\d+\/a\.tar\.gz: cannot download: connection refused/],

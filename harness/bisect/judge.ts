@@ -2,7 +2,7 @@
 // cases pass, one fails, or the state cannot be judged. Pure: reads results only.
 import { EXIT_OK, EXIT_TESTS_FAILED } from '../errors.ts';
 import type { CaseResult, RunResults } from '../results.ts';
-import { IMAGE_CHECK_CASE, IMAGE_CHECK_SUITE } from '../run.ts';
+import { IMAGE_CHECK_CASE, IMAGE_CHECK_SUITE } from '../prepare.ts';
 
 /** `git bisect run`'s "cannot test this commit": the commit is skipped. */
 export const EXIT_CANNOT_JUDGE = 125;

@@ -1,7 +1,7 @@
 // `harness check <ref>`: one image on every ISA it has, through the image, busybox and musl
 // suites, with the same reports as `harness run`.
 import { checkMatrix, type CheckOptions } from '../check.ts';
-import { DEFAULT_MATRIX } from '../run.ts';
+import { DEFAULT_MATRIX } from '../prepare.ts';
 import { runCommand, type RunCommandOptions } from './run.ts';
 
 export type CheckCommandOptions = Omit<RunCommandOptions, 'matrixPath' | 'makeMatrix'> & Omit<CheckOptions, 'baseMatrix' | 'signal' | 'progress'>;

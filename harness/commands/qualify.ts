@@ -9,7 +9,7 @@ import type { PlanFilters } from '../matrix/plan.ts';
 import { checkSameMatrix, formatQualification, matrixCoverage, qualifyRun, type Coverage } from '../qualify.ts';
 import { loadRun } from '../report/load.ts';
 import type { RunResults } from '../results.ts';
-import { DEFAULT_MATRIX } from '../run.ts';
+import { DEFAULT_MATRIX } from '../prepare.ts';
 import { writeReports, type ReportOutputs } from './report.ts';
 import { triageRun } from '../triage/rerun.ts';
 import { runWithProgress } from './run.ts';

@@ -1,6 +1,5 @@
-// `harness run` and `harness list`: thin wrappers that print what the library returns.
+// `harness run`: a thin wrapper that prints what the library returns.
 import type { PlanFilters } from '../matrix/plan.ts';
-import { formatJobList } from '../matrix/list.ts';
 import type { Matrix } from '../matrix/schema.ts';
 import { STDOUT_PATH } from '../report/atomic.ts';
 import { formatWhatFailed } from '../report/failures.ts';
@@ -8,23 +7,12 @@ import type { JunitOptions } from '../report/junit.ts';
 import { writeStepSummary } from '../report/markdown.ts';
 import { progressMode, type ProgressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED } from '../errors.ts';
-import { prepareRun, runMatrix, type RunOutcome } from '../run.ts';
+import { EXIT_INTERRUPTED, EXIT_TERMINATED } from '../errors.ts';
+import { runMatrix, type RunOutcome } from '../run.ts';
+import { printNotice } from './list.ts';
 import { bisectExitCode, EXIT_CANNOT_JUDGE, judgeRun } from '../bisect/judge.ts';
 import { formatTriageBoots } from '../triage/index.ts';
 
-export async function listCommand(matrixPath: string | undefined, filters: PlanFilters): Promise<number> {
-  const prepared = await prepareRun({ matrixPath, filters, build: false, onNotice: printNotice });
-  console.log(formatJobList(prepared.cases, prepared.plan.skipped));
-  const shard = prepared.shard;
-  if (shard) console.log(`\nshard ${shard.index}/${shard.total} (from ${shard.source}), predicted case time ${(shard.predictedMs / 1000).toFixed(1)} s${shard.timings.length ? `, balanced by ${shard.timings.length} earlier results file(s)` : ', estimated from the ISAs\' slowdown'}`);
-  if (prepared.unbuilt.length) {
-    console.log(`\nnot built yet (their cases appear once \`harness build-images\` has run): ${prepared.unbuilt.join(', ')}`);
-  }
-  return EXIT_OK;
-}
-
-const printNotice = (line: string) => console.error(`harness: note: ${line}`);
 
 export interface RunCommandOptions {
   matrixPath?: string;

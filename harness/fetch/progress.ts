@@ -1,6 +1,6 @@
 // What a download shows while it runs: a bar per file on a terminal, a line when it starts
 // and one when it ends in CI logs, nothing when quiet. Several downloads share one display.
-import { createLogUpdate } from 'log-update';
+import type { createLogUpdate } from 'log-update';
 import type { ProgressMode } from '../report/progress.ts';
 
 export interface TransferProgress {
@@ -57,8 +57,8 @@ function plainProgress(stream: NodeJS.WritableStream): FetchProgress {
   };
 }
 
-function ttyProgress(stream: NodeJS.WritableStream): FetchProgress {
-  const log = createLogUpdate(stream);
+function ttyProgress(stream: NodeJS.WritableStream, logUpdate: typeof createLogUpdate): FetchProgress {
+  const log = logUpdate(stream);
   const active = new Set<{ label: string; done: number; total?: number; action: FetchAction }>();
   let pending: NodeJS.Timeout | undefined;
   const draw = () => {
@@ -92,13 +92,14 @@ function ttyProgress(stream: NodeJS.WritableStream): FetchProgress {
 
 const quiet: FetchProgress = { start: () => ({ advance() {}, end() {} }) };
 
-export function createFetchProgress(mode: ProgressMode, stream: NodeJS.WritableStream = process.stderr): FetchProgress {
+/** Async: log-update is loaded only for a terminal (`list` and plain runs skip its import). */
+export async function createFetchProgress(mode: ProgressMode, stream: NodeJS.WritableStream = process.stderr): Promise<FetchProgress> {
   switch (mode) {
     case 'quiet':
       return quiet;
     case 'plain':
       return plainProgress(stream);
     case 'tty':
-      return ttyProgress(stream);
+      return ttyProgress(stream, (await import('log-update')).createLogUpdate);
   }
 }

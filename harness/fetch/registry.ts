@@ -6,7 +6,6 @@
 // later run pulls nothing.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { makeCacheTempDir, renameIntoPlace } from '../cache-temp.ts';
 import { HarnessError } from '../errors.ts';
 import { ISAS, platformString } from '../isa.ts';
@@ -135,6 +134,8 @@ async function skopeoCopy(ref: RegistryRef, layout: string, tag: string, options
   const argv = ['copy', '--all', '--quiet', ...(tlsVerify ? [] : ['--src-tls-verify=false']), `docker://${ref.reference}`, `oci:${layout}:${tag}`];
   const shown = options.progress?.start(`docker://${ref.reference} (every platform)`, undefined, 'pull');
   try {
+    // Loaded on first use: execa's import costs more than `harness list` may take in all.
+    const { execa } = await import('execa');
     await execa('skopeo', argv, { stdin: 'ignore', cancelSignal: options.signal });
   } catch (error) {
     shown?.end(false);

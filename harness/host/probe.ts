@@ -2,7 +2,6 @@
 // setup. Read-only: nothing here changes the machine.
 import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { execa } from 'execa';
 import { type AptEntry, describeEntry, parseAptSources } from './apt-sources.ts';
 import { type HostDistro, parseDpkgInstalled, parseOsRelease } from './packages.ts';
 
@@ -16,6 +15,8 @@ export async function exists(path: string): Promise<boolean> {
 /** The distro from /etc/os-release and dpkg; undefined where there is no dpkg (not Debian-like). */
 export async function hostDistro(): Promise<HostDistro | undefined> {
   const osRelease = parseOsRelease(await readFile('/etc/os-release', 'utf8').catch(() => ''));
+  // Loaded on first use: execa's import costs more than `harness list` may take in all.
+  const { execa } = await import('execa');
   const dpkg = await execa('dpkg', ['--print-architecture'], { reject: false });
   if (dpkg.exitCode !== 0) return undefined;
   return { id: osRelease.ID ?? '', codename: osRelease.VERSION_CODENAME ?? '', debianArch: dpkg.stdout.trim() };
@@ -25,6 +26,7 @@ export async function hostDistro(): Promise<HostDistro | undefined> {
 export async function installedPackages(packages: readonly string[]): Promise<Set<string>> {
   if (packages.length === 0) return new Set();
   // dpkg-query exits 1 when some package is unknown; its output still lists the known ones.
+  const { execa } = await import('execa');
   const result = await execa('dpkg-query', ['-W', '-f=${Package} ${Status}\n', ...packages], { reject: false });
   return parseDpkgInstalled(result.stdout);
 }
@@ -59,6 +61,7 @@ export async function findOnPath(command: string, path: string = process.env.PAT
 export async function versionLine(argv: readonly string[]): Promise<string | undefined> {
   const [file, ...args] = argv;
   if (!file) return undefined;
+  const { execa } = await import('execa');
   const result = await execa(file, [...args, '--version'], { reject: false });
   return result.exitCode === 0 ? result.stdout.split('\n')[0]?.trim() : undefined;
 }

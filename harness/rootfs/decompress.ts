@@ -5,7 +5,6 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
 
 export type Compression = 'none' | 'gzip' | 'xz' | 'bzip2' | 'zstd';
@@ -51,6 +50,8 @@ export async function openTarBytes(file: string, signal?: AbortSignal): Promise<
   const compression = await compressionOf(file);
   const tool = TOOLS[compression];
   if (tool) {
+    // Loaded on first use: execa's import costs more than `harness list` may take in all.
+    const { execa } = await import('execa');
     const child = execa(tool, ['-dc', file], { stdin: 'ignore', buffer: { stdout: false, stderr: true }, cancelSignal: signal });
     const done = child.then(
       () => undefined,

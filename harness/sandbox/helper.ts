@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { access, constants, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
 import { removeDeadStagingDirs } from './leaks.ts';
@@ -43,6 +42,8 @@ async function buildHelper(): Promise<SandboxHost> {
   const partial = `${helper}.${process.pid}.tmp`;
   try {
     // Static: no dynamic loader at each of the thousands of starts.
+    // Loaded on first use: execa's import costs more than `harness list` may take in all.
+    const { execa } = await import('execa');
     await execa('cc', ['-O2', '-static', '-Wall', '-o', partial, SANDBOX_HELPER_SOURCE]);
     await rename(partial, helper);
   } catch (error) {

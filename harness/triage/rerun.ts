@@ -2,7 +2,7 @@
 // again for the ISAs that failed, then triage. One call for any command that has results.
 import { findIsa } from '../isa.ts';
 import type { RunResults } from '../results.ts';
-import { prepareRun } from '../run.ts';
+import { prepareRun } from '../prepare.ts';
 import { triageResults, type TriageOptions, type TriageReport } from './index.ts';
 import { planLookup } from './lookup.ts';
 

@@ -13,7 +13,6 @@
 // of runtest and every test are as released). Upstream's own comment there invites it.
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { exists, publishAtomically, shortHash } from '../../../images/cache.ts';
 import { sha256File } from '../../../images/sources.ts';
 import { HarnessError } from '../../errors.ts';
@@ -72,6 +71,8 @@ async function stage(dir: string, tarball: string, configText: string, linked: r
       const bindir = join(tmp, GUEST_BINDIR);
       await mkdir(join(bindir, 'testsuite'), { recursive: true });
       // Whatever the top directory is called (busybox-1.35.0/), take its testsuite/.
+      // Loaded on first use: execa's import costs more than `harness list` may take in all.
+      const { execa } = await import('execa');
       const unpacked = await execa('tar', ['-xjf', tarball, '-C', join(bindir, 'testsuite'), '--strip-components=2', '--wildcards', '*/testsuite/*'], { reject: false });
       if (unpacked.exitCode !== 0) throw new HarnessError(`busybox-upstream: ${tarball} has no testsuite/ tar could unpack (${unpacked.stderr.split('\n')[0]}): is it a BusyBox source tarball?`);
       if (!(await exists(join(bindir, 'testsuite', 'runtest')))) throw new HarnessError(`busybox-upstream: ${tarball} has no testsuite/runtest: is it a BusyBox source tarball?`);

@@ -5,7 +5,6 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import PQueue from 'p-queue';
 import { elfMismatch, readElf } from '../../elf.ts';
 import { HarnessError } from '../../errors.ts';
@@ -91,6 +90,8 @@ async function compileOne(sourcePath: string, binary: string, opts: CompileOptio
   const { isa, toolchain, signal } = opts;
   const partial = `${binary}.partial-${process.pid}`;
   try {
+    // Loaded on first use: execa's import costs more than `harness list` may take in all.
+    const { execa } = await import('execa');
     const result = await execa(toolchain.cc, [...toolchain.cflags, ...probeFlags(), '-o', partial, sourcePath], {
       reject: false,
       cancelSignal: signal,
