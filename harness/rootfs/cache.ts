@@ -4,8 +4,9 @@
 // first rename wins and the loser removes its copy.
 import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cacheWriteError, makeCacheTempDir, renameIntoPlace } from '../cache-temp.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HarnessError } from '../errors.ts';
+import { writeFileAtomic } from '../report/atomic.ts';
 import type { ArchiveFindings, SkippedMember } from './extract.ts';
 
 /** What image.json keeps: everything a cache hit must answer without the source. */
@@ -70,6 +71,13 @@ export function cachedImage(cacheDir: string, sha256hex: string, build: (rootfs:
   })().finally(() => inflight.delete(dir));
   inflight.set(dir, work);
   return work;
+}
+
+/** Adds what an entry made by an older harness lacks to its image.json, so the next hit need not
+ * compute it again (best effort; the rootfs itself is never touched). */
+export async function amendRecord(image: CachedImage, extra: Partial<Omit<ImageRecord, 'digest'>>): Promise<void> {
+  const { rootfs, origin: _origin, ...record } = image;
+  await writeFileAtomic(join(dirname(rootfs), RECORD), `${JSON.stringify({ ...record, ...extra }, null, 2)}\n`).catch(() => undefined);
 }
 
 async function readRecord(dir: string): Promise<CachedImage | undefined> {

@@ -5,7 +5,7 @@ import { HarnessError } from '../errors.ts';
 import type { Isa } from '../isa.ts';
 import { DEFAULT_LIMITS } from '../limits.ts';
 import { cacheRoot } from '../paths.ts';
-import { type CachedImage, cachedImage, makeTempDir, removeTree } from './cache.ts';
+import { amendRecord, type CachedImage, cachedImage, makeTempDir, removeTree } from './cache.ts';
 import { hashFile, sha256OfTree } from './digest.ts';
 import { readDockerArchive } from './docker-archive.ts';
 import { type ArchiveFindings, checkMemberCounts, countMembers, RootfsWriter, type SkippedMember } from './extract.ts';
@@ -115,6 +115,8 @@ async function prepareLayered(layered: LayeredImage, source: ImageSource, cacheD
 async function checkMembersOnReuse(image: CachedImage, archives: Array<{ file: string; label: string }>, maxMembers = DEFAULT_LIMITS.archiveMembers, signal?: AbortSignal): Promise<void> {
   const counts = image.memberCounts ?? (await Promise.all(archives.map(({ file }) => countMembers(file, signal, maxMembers))));
   checkMemberCounts(counts, archives.map(({ label }) => label), maxMembers);
+  // Under the cap, each count is exact: kept, so later runs read no archive headers.
+  if (!image.memberCounts) await amendRecord(image, { memberCounts: counts });
 }
 
 async function assertExists(source: ImageSource): Promise<void> {
