@@ -166,10 +166,18 @@ function appliesTo(entry: KnownFailure, isa: Isa, image: string | undefined): bo
   return (!entry.isas || entry.isas.includes(isa)) && (entry.image === undefined || entry.image === image);
 }
 
+/** Compiled once each: every planned case is matched against every known-failure entry. */
+const globs = new Map<string, RegExp>();
+
 /** `*` matches any run of characters (slashes too), `?` one; the rest literally. */
 export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\*?]/g, (c) => (c === '*' ? '.*' : c === '?' ? '.' : `\\${c}`));
-  return new RegExp(`^${body}$`);
+  let compiled = globs.get(glob);
+  if (!compiled) {
+    const body = glob.replace(/[.+^${}()|[\]\\*?]/g, (c) => (c === '*' ? '.*' : c === '?' ? '.' : `\\${c}`));
+    compiled = new RegExp(`^${body}$`);
+    globs.set(glob, compiled);
+  }
+  return compiled;
 }
 
 function compileGrep(grep: string): RegExp {

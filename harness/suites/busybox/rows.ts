@@ -6,6 +6,7 @@ import { isAbsolute, posix } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import type { CaseFile, TestCase } from '../../case.ts';
 import { HarnessError } from '../../errors.ts';
+import { cachedParse, sourceKey } from '../../parsed-cache.ts';
 import { isVersionRange, versionSkipReason } from './version.ts';
 
 /** Every script starts here: rows may write files without cd'ing first. */
@@ -40,7 +41,9 @@ export interface LoadRowsOptions {
 const ROW_KEYS = ['name', 'applet', 'applets', 'busybox', 'cmd', 'stdin', 'files', 'stdout', 'stdout_matches', 'exit', 'cross_isa', 'timeout'];
 const FILE_KEYS = ['text', 'base64', 'mode'];
 
-/** Reads and validates a rows file. */
+let parserKey: string | undefined;
+
+/** Reads and validates a rows file (a valid one's rows are kept in the cache: parsed-cache.ts). */
 export function loadRows(file: string, opts: LoadRowsOptions = {}): ScriptRow[] {
   let text: string;
   try {
@@ -48,7 +51,9 @@ export function loadRows(file: string, opts: LoadRowsOptions = {}): ScriptRow[] 
   } catch (error) {
     throw new HarnessError(`${file}: cannot read case rows (${(error as Error).message})`);
   }
-  return parseRows(text, file, opts);
+  // `file` is in the key too: messages and each row's `at` name it.
+  parserKey ??= sourceKey(import.meta.url, ['version']);
+  return cachedParse(text, `${parserKey}\0${file}\0${JSON.stringify(opts)}`, () => parseRows(text, file, opts));
 }
 
 /** Parses rows from YAML text; `file` only names the source in messages. */
