@@ -18,7 +18,8 @@ import { run } from './run.ts';
 import { prepareRuntime } from './runtime.ts';
 import { ensureSources, sourcesFor, type PinnedSource, type VerifiedSource } from './sources.ts';
 import { sha256Hex, sha512Hex, writeTarball, type Tarball } from './tarball.ts';
-import { type CrossCompiler, type Toolchain, buildMusl, findCrossCompiler, prefixMapFlags, relocateToolchain, toolchainAt } from './toolchain.ts';
+import { type CrossCompiler, findCrossCompiler } from './compiler.ts';
+import { type Toolchain, buildMusl, prefixMapFlags, relocateToolchain, toolchainAt } from './toolchain.ts';
 import { verifyBusybox } from './verify.ts';
 
 /** Every mtime in the images and the OCI `created` time: 2022-06-01T00:00:00Z. */
@@ -28,8 +29,9 @@ const IMAGES_DIR = dirname(fileURLToPath(import.meta.url));
 /** Files under images/ that shape an image (code, BusyBox config, templates); docs do not. */
 // Docs are not inputs, nor is the JavaScript `npm run build` compiles from the .ts sources hashed beside it.
 // The image key hashes what shapes the image's bytes, not how sources are fetched (their sha256s
-// are in the key), verified or cached: editing those must not rebuild every ISA.
-const NOT_BUILD_INPUTS = new Set(['sources.ts', 'source-urls.list', 'verify.ts', 'cache.ts']);
+// are in the key), verified or cached, or how the compiler is found (its version is in the key):
+// editing those must not rebuild every ISA.
+const NOT_BUILD_INPUTS = new Set(['sources.ts', 'source-urls.list', 'verify.ts', 'cache.ts', 'compiler.ts']);
 const isBuildInput = (relativePath: string) => !relativePath.endsWith('.md') && !relativePath.endsWith('.js') && !NOT_BUILD_INPUTS.has(relativePath);
 /** Hashed once per process: `list` and a run look up every ISA's image with the same inputs. */
 let buildInputs: Promise<Record<string, string>> | undefined;

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { HarnessError } from '../harness/errors.ts';
 import type { Isa } from '../harness/isa.ts';
 import { run } from './run.ts';
-import type { CrossCompiler, Toolchain } from './toolchain.ts';
+import type { CrossCompiler } from './compiler.ts';
+import type { Toolchain } from './toolchain.ts';
 
 export const BUSYBOX_CONFIG = fileURLToPath(new URL('busybox.config', import.meta.url));
 

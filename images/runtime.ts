@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { Isa } from '../harness/isa.ts';
 import { run } from './run.ts';
 import type { VerifiedSource } from './sources.ts';
-import type { CrossCompiler } from './toolchain.ts';
+import type { CrossCompiler } from './compiler.ts';
 import { HarnessError } from '../harness/errors.ts';
 
 export interface Runtime {

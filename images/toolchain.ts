@@ -1,14 +1,12 @@
 // The per-ISA musl toolchain: Debian's cross GCC (or clang and lld, for an ISA Debian has no
 // cross GCC for) plus musl built into a sysroot that stays in the cache, with a musl-gcc
-// wrapper for compiling static test programs later.
+// wrapper for compiling static test programs later. (Finding the compiler: compiler.ts.)
 import { access, chmod, cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { HarnessError } from '../harness/errors.ts';
 import type { Isa } from '../harness/isa.ts';
-import { CLANG_MAJOR, compilerPackages, uapiHeadersPackage } from '../harness/host/packages.ts';
+import { type CrossCompiler, UAPI_HEADER_DIRS, uapiIncludeDir } from './compiler.ts';
 import type { Runtime } from './runtime.ts';
-import { hostDistro } from '../harness/host/probe.ts';
 import { run } from './run.ts';
 
 export interface Toolchain {
@@ -16,53 +14,6 @@ export interface Toolchain {
   /** The musl-gcc wrapper: `${cc} ${cflags} -static -o prog prog.c` gives a static musl binary. */
   cc: string;
   cflags: string[];
-}
-
-export interface CrossCompiler {
-  /** The compiler command: `${gccTriplet}-gcc`, or clang-<N> (with `--target`). */
-  cc: string;
-  /** First line of `cc --version`, e.g. "aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0". */
-  version: string;
-  /** The binutils of the ISA: `${prefix}strip`, `${prefix}ar`, ... (`llvm-` tools carry a -<N> suffix). */
-  tool: (name: 'strip' | 'ar' | 'ranlib' | 'nm' | 'objcopy' | 'objdump' | 'ld') => string;
-}
-
-const UAPI_HEADER_DIRS = ['linux', 'asm', 'asm-generic', 'mtd'];
-
-function uapiIncludeDir(isa: Isa): string {
-  return `/usr/${isa.gccTriplet}/include`;
-}
-
-async function missingPackage(isa: Isa, what: string): Promise<HarnessError> {
-  const host = await hostDistro();
-  const packages = compilerPackages(isa, host ?? { debianArch: '' }).join(' ');
-  return new HarnessError(`${isa.name}: ${what} not found; run \`harness setup\` or \`apt-get install ${packages}\``);
-}
-
-/** Checks that the ISA's compiler (and, for GCC, the kernel headers) is installed; fails before any work. */
-export async function findCrossCompiler(isa: Isa): Promise<CrossCompiler> {
-  // execa, not the zx runner of build commands: `list` asks this of every ISA and builds nothing.
-  const firstLine = ([command, ...args]: string[]) =>
-    execa(command!, args, { env: { LC_ALL: 'C' } }).then((r) => r.stdout.split('\n')[0]?.trim() ?? '', () => undefined);
-  if (isa.compiler.kind === 'clang') {
-    const cc = `clang-${CLANG_MAJOR}`;
-    const version = await firstLine([cc, '--version']);
-    if (!version) throw await missingPackage(isa, `compiler ${cc}`);
-    for (const tool of [`ld.lld-${CLANG_MAJOR}`, `llvm-ar-${CLANG_MAJOR}`]) {
-      if (!(await firstLine([tool, '--version']))) throw await missingPackage(isa, `linker tool ${tool}`);
-    }
-    return { cc, version, tool: (name) => (name === 'ld' ? `ld.lld-${CLANG_MAJOR}` : `llvm-${name}-${CLANG_MAJOR}`) };
-  }
-  const gcc = `${isa.gccTriplet}-gcc`;
-  const version = await firstLine([gcc, '--version']);
-  if (!version) throw await missingPackage(isa, `cross compiler ${gcc}`);
-  for (const dir of UAPI_HEADER_DIRS) {
-    const path = join(uapiIncludeDir(isa), dir);
-    if (!(await access(path).then(() => true, () => false))) {
-      throw new HarnessError(`${isa.name}: Linux headers ${path} not found; run \`harness setup\` or \`apt-get install ${uapiHeadersPackage(isa)}\``);
-    }
-  }
-  return { cc: gcc, version, tool: (name) => `${isa.gccTriplet}-${name}` };
 }
 
 /** Flags that keep the build dir out of every object, so builds in different temp dirs match. */
