@@ -15,7 +15,7 @@ import { parseElf, readElf, elfMismatch } from '../harness/elf.ts';
 import { HarnessError } from '../harness/errors.ts';
 import { ensureHandlers } from '../harness/host/binfmt.ts';
 import { type Isa, isaByName } from '../harness/isa.ts';
-import { cacheRoot } from '../harness/paths.ts';
+import { cacheRoot, REPO_ROOT } from '../harness/paths.ts';
 import { type BuildResult, buildImages, findBuiltImage, toolchainFor } from '../images/build.ts';
 import { TEMP_PREFIX } from '../harness/cache-temp.ts';
 import { MULTI_PLATFORM_TAG, OCI_MEDIA, REF_NAME } from '../images/oci.ts';
@@ -263,6 +263,22 @@ describe('bad input', () => {
     };
     const error = await buildImages({ arches: [aarch64], cacheDir: emptyCache, onProgress, signal: controller.signal }).catch((e: unknown) => e);
     expect((error as Error).message).toContain('test abort');
+    expect(await tempDirsIn(emptyCache)).toEqual([]);
+    expect(await readdir(join(emptyCache, 'images'))).toEqual([]);
+  });
+
+  it('build-images stopped by SIGINT exits 130 with one line, leaving no temp dir (no internal error)', async () => {
+    const emptyCache = await mkdtemp(join(scratch, 'cache-'));
+    const child = execa('node', [join(REPO_ROOT, 'harness', 'bin.mjs'), 'build-images', '--arch', 'aarch64', '--sources', join(cacheRoot(), 'sources')], {
+      env: { HARNESS_CACHE: emptyCache, CI: 'true' }, reject: false, all: true,
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('building musl')) child.kill('SIGINT');
+    });
+    const result = await child;
+    expect(result.stdout).toContain('[aarch64] building musl');
+    expect(result.exitCode).toBe(130);
+    expect(result.stderr.trim()).toBe('harness: interrupted; images finished before the stop are cached, the others were not built');
     expect(await tempDirsIn(emptyCache)).toEqual([]);
     expect(await readdir(join(emptyCache, 'images'))).toEqual([]);
   });
