@@ -9,20 +9,23 @@
 // The floor gives each case what it needs to behave as it does in the harness, and nothing
 // more. Each case runs in its own PID, network (lo up), UTS (named as the sandbox names it),
 // IPC and mount namespaces, with its own /proc (the parts that reach the host kernel
-// read-only, as in the sandbox) and a fresh tmpfs on /tmp holding the case's /tmp files; a
-// pid1 case's program is PID 1. Its root is one pre-staged copy of the image per ISA, with a
-// minimal /dev and every case's host files, bound read-only inside the case's namespace (so
-// no case sees another's leftovers); a case that needs more gets a pre-staged root of its own
-// (floor-cases.yaml, rootOfItsOwn): an empty root, files outside /tmp, layers, or writes
-// outside /tmp. No overlay, no capture but redirects to files, no reports. Every mount lives
-// in a case's own mount namespace; nothing on the host is touched (no hostname, no process
-// outside the case's own namespace). Images are built and probes compiled, and the floor
-// staged, before either run is timed. Afterwards each floor case is judged as the harness
-// judges it; cases whose verdicts differ are listed with both judgements. Cases that cannot be
-// made fair (floor-cases.yaml, `excluded`, each with its reason) run in neither and are counted.
+// read-only, as in the sandbox), a fresh tmpfs on /tmp holding the case's /tmp files, and no
+// controlling terminal (xargs runs as a session of its own); a pid1 case's program is PID 1.
+// Its root is one pre-staged copy of the image per ISA, with a minimal /dev and every case's
+// host files, bound read-only inside the case's namespace (so no case sees another's
+// leftovers); a case that needs more gets a pre-staged root of its own: an empty root, files
+// outside /tmp, layers, or writes outside /tmp (floor-cases.yaml, root_of_its_own). No
+// overlay, no capture but redirects to files, no reports. Every mount lives in a case's own
+// mount namespace; nothing on the host is touched (no hostname, no process outside the
+// bench's own). Images are built and probes compiled, and the floor staged, before either run
+// is timed. Afterwards each floor case is judged as the harness judges it; cases whose
+// verdicts differ are listed with both judgements. Cases that cannot be made fair
+// (floor-cases.yaml, excluded, each with its reason) run in neither and are counted; the
+// harness run leaves them out by --grep, so they cannot be combined with one. Ctrl-C stops
+// both runs (the floor's processes by pid) and removes the staged files.
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg, machine, tmpdir } from 'node:os';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
@@ -32,7 +35,7 @@ import { GUEST_HOSTNAME, guestEnv, writeCaseFiles } from '../harness/sandbox/ind
 import type { CaseResult } from '../harness/results.ts';
 import { judge, type Judgement } from '../harness/verdict.ts';
 import { guestLaunch } from '../harness/isa.ts';
-import { rootOfItsOwnReason } from './floor-cases.ts';
+import { excludedReason, rootOfItsOwnReason } from './floor-cases.ts';
 
 const TARGET_RATIO = 1.15;
 const TARGET_SECONDS = 90;
@@ -234,6 +237,40 @@ async function differingVerdicts(floorCases: FloorCase[], harnessAttempts: Map<s
 
 const resultKey = (p: PlannedCase) => `${p.job.image.name}\0${p.job.isa.name}\0${p.test}`;
 
+/**
+ * Ends the floor early (Ctrl-C): xargs, then every process of its session (xargs runs as a session
+ * of its own; each case's namespace dies with its unshare), by pid, until none is left alive.
+ */
+async function killSession(leader: number): Promise<void> {
+  const kill = (pid: number) => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Ended already.
+    }
+  };
+  kill(leader);
+  for (;;) {
+    const members: number[] = [];
+    for (const pid of await readdir('/proc').then((names) => names.filter((name) => /^\d+$/.test(name)))) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const [state, , , session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(session) === leader && state !== 'Z') members.push(Number(pid));
+    }
+    if (!members.length) return;
+    members.forEach(kill);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+/** The harness run's filters: the floor's, less the excluded cases (by name: --grep of every other case). */
+function harnessFilters(filters: PlanFilters, cases: readonly PlannedCase[], excluded: ReadonlySet<string>): PlanFilters {
+  if (!excluded.size) return filters;
+  if (filters.grep !== undefined) throw new Error(`--grep cannot be combined with the cases bench/floor-cases.yaml excludes (${[...excluded].join(', ')}): the harness run takes one --grep`);
+  const kept = [...new Set(cases.map((p) => p.test))].filter((test) => !excluded.has(test));
+  return { ...filters, grep: `/^(?:${kept.map((test) => test.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$/` };
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { arch: { type: 'string' }, grep: { type: 'string' } } });
   const matrixPath = positionals[0] ?? DEFAULT_MATRIX;
@@ -241,25 +278,47 @@ async function main(): Promise<void> {
   const cores = availableParallelism();
   console.log(`matrix ${matrixPath}${values.arch ? ` --arch ${values.arch}` : ''}${values.grep ? ` --grep ${values.grep}` : ''}, ${cores} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
+  // Ctrl-C stops both runs and still removes what the floor staged (tsx relays the terminal's
+  // SIGINT a second time: every one is handled).
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => stop.abort(new Error(`stopped by ${signal}`));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   const warmStart = Date.now();
-  const prepared = await prepareRun({ matrixPath, filters, build: true });
+  const prepared = await prepareRun({ matrixPath, filters, build: true, signal: stop.signal });
   console.log(`images built or found, probes compiled: ${((Date.now() - warmStart) / 1000).toFixed(1)} s (not counted)`);
-  const runnable = prepared.cases.filter((p) => !p.testCase.skip && !prepared.images.get(`${p.job.image.name}/${p.job.isa.name}`)!.blocked);
+  const excluded = new Map(prepared.cases.flatMap((p) => {
+    const reason = excludedReason(p);
+    return reason ? [[p.test, reason] as const] : [];
+  }));
+  const runnable = prepared.cases.filter((p) => !p.testCase.skip && !prepared.images.get(`${p.job.image.name}/${p.job.isa.name}`)!.blocked && !excluded.has(p.test));
+  const runFilters = harnessFilters(filters, prepared.cases, new Set(excluded.keys()));
 
   const scratch = await mkdtemp(join(tmpdir(), 'bench-floor-'));
   try {
     const rootfsOf = (p: PlannedCase) => prepared.images.get(`${p.job.image.name}/${p.job.isa.name}`)!.facts.rootfs;
     const floorCases = await stageFloor(runnable, rootfsOf, scratch);
+    stop.signal.throwIfAborted();
     console.log(`floor staged (not counted): ${describeRoots(floorCases)}`);
     const listFile = join(scratch, 'scripts.txt');
     await writeFile(listFile, floorCases.map((c) => c.script).join('\n') + '\n');
 
     const harnessStart = Date.now();
-    const outcome = await runMatrix({ matrixPath, filters, progress: 'quiet', junitPath: join(scratch, 'junit.xml'), jsonPath: join(scratch, 'results.json') });
+    const outcome = await runMatrix({ matrixPath, filters: runFilters, progress: 'quiet', junitPath: join(scratch, 'junit.xml'), jsonPath: join(scratch, 'results.json'), signal: stop.signal });
     const harnessSeconds = (Date.now() - harnessStart) / 1000;
+    stop.signal.throwIfAborted();
 
     const floorStart = Date.now();
-    await execa('xargs', ['-a', listFile, '-d', '\n', '-P', String(cores), '-n', '1', 'sh'], { reject: false });
+    // A session of its own: no controlling terminal for the guests, as the sandbox's setsid gives them.
+    const xargs = execa('xargs', ['-a', listFile, '-d', '\n', '-P', String(cores), '-n', '1', 'sh'], { reject: false, detached: true });
+    let killing: Promise<void> | undefined;
+    const kill = () => (killing = killSession(xargs.pid!));
+    stop.signal.addEventListener('abort', kill, { once: true });
+    await xargs;
+    await killing;
+    stop.signal.removeEventListener('abort', kill);
+    stop.signal.throwIfAborted();
     const floorSeconds = (Date.now() - floorStart) / 1000;
 
     const harnessResults = new Map(outcome.results.results.map((r) => [`${r.image}\0${r.isa}\0${r.suite}/${r.case}`, r]));
@@ -271,6 +330,7 @@ async function main(): Promise<void> {
     console.log(`xargs -P ${cores} floor:       ${floorSeconds.toFixed(1)} s  (own pid/net/uts/ipc/mount namespaces, /proc, lo, /tmp tmpfs, minimal /dev per case)`);
     console.log(`ratio harness/floor:    ${ratio.toFixed(2)}x  (target: within ${TARGET_RATIO}x) ${ratio <= TARGET_RATIO ? 'OK' : 'MISSED'}`);
     console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`left out of both runs as unfair (bench/floor-cases.yaml): ${excluded.size}${[...excluded].map(([test, reason]) => `\n  ${test}: ${reason}`).join('')}`);
     console.log(`verdicts that differ between floor and harness: ${differing.length}${differing.length ? ` (both runs include them)\n  ${differing.join('\n  ')}` : ''}`);
   } finally {
     // Every mount the floor made lived in a case's own mount namespace; none may be left here.
