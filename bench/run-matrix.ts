@@ -92,11 +92,13 @@ async function stageRoot(dir: string, below: { rootfs?: string; layers?: readonl
   await mkdir(join(dir, 'tmp'), { recursive: true });
   await chmod(join(dir, 'tmp'), 0o1777);
   await stageDev(dir);
+  // fstab(5) writes white space in a path as an octal escape.
+  const path = (guest: string) => `${dir}${guest}`.replace(/\s/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
   const lines = [
     // The root's own bind first: the mounts below are made on it (rbind keeps the /proc unshare mounted).
-    ...(shared ? [`${dir} ${dir} none rbind,ro 0 0`] : []),
-    `floor-tmp ${dir}/tmp tmpfs mode=1777,nosuid 0 0`,
-    ...PROTECTED_PROC.map((entry) => `${dir}/proc/${entry} ${dir}/proc/${entry} none bind,ro 0 0`),
+    ...(shared ? [`${path('')} ${path('')} none rbind,ro 0 0`] : []),
+    `floor-tmp ${path('/tmp')} tmpfs mode=1777,nosuid 0 0`,
+    ...PROTECTED_PROC.map((entry) => `${path(`/proc/${entry}`)} ${path(`/proc/${entry}`)} none bind,ro 0 0`),
   ];
   const fstab = `${dir}.fstab`;
   await writeFile(fstab, `${lines.join('\n')}\n`);
