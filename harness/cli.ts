@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { reportInternalError } from './crash.ts';
-import { DEFAULT_DURATION_FLOOR_MS, type DurationThreshold } from './diff.ts';
+import { DEFAULT_DURATION_FLOOR_MS, type DurationThreshold, parseDurationThreshold } from './duration-threshold.ts';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, HarnessError } from './errors.ts';
 import { ISA_NAMES, isaByName, ISAS, type Isa } from './isa.ts';
 import { harnessVersion } from './paths.ts';
@@ -23,13 +23,6 @@ const positiveInt = (flag: string) => (value: string): number => {
   return n;
 };
 const parsePositiveInt = positiveInt('--jobs');
-
-/** "50" or "50%": the percent a case may be slower than its baseline. */
-function parseDurationThreshold(value: string): DurationThreshold {
-  const percent = Number(value.replace(/%$/, ''));
-  if (!Number.isFinite(percent) || percent < 0) throw new HarnessError(`--duration-threshold: '${value}' is not a percentage (e.g. 50%)`);
-  return { percent, floorMs: DEFAULT_DURATION_FLOOR_MS };
-}
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const archOption = () =>

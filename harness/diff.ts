@@ -1,5 +1,6 @@
 // Two runs compared case by case, per ISA and suite: what regressed, what was fixed, what was
 // added or is gone, which known failures changed, what got slower. Reads results only. Pure.
+import type { DurationThreshold } from './duration-threshold.ts';
 import type { CaseResult, RunResults } from './results.ts';
 import { caseKey, matrixNameOf } from './report/load.ts';
 import { compareIsas } from './report/order.ts';
@@ -41,13 +42,6 @@ export interface GroupComparison {
   unchanged: number;
 }
 
-export interface DurationThreshold {
-  /** Slower by more than this many percent ... */
-  percent: number;
-  /** ... and by at least this many milliseconds (millisecond jitter is not a regression). */
-  floorMs: number;
-}
-
 export interface Comparison {
   old: { matrix: string; startedAt: string; cases: number };
   new: { matrix: string; startedAt: string; cases: number };
@@ -58,7 +52,6 @@ export interface Comparison {
   imageChanges: Array<{ image: string; before?: string; after?: string }>;
 }
 
-export const DEFAULT_DURATION_FLOOR_MS = 1000;
 
 function firstLine(text: string | undefined): string | undefined {
   const line = text?.split('\n', 1)[0];

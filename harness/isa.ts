@@ -2,7 +2,7 @@
 // matrices) reads it; a new ISA is a new row here and nowhere else.
 
 import { HarnessError } from './errors.ts';
-import { didYouMean } from './matrix/fields.ts';
+import { didYouMean } from './did-you-mean.ts';
 
 export type Endianness = 'little' | 'big';
 

@@ -1,7 +1,8 @@
 // Release qualification: a run qualifies when every ISA and suite of its matrix ran, nothing
 // fails, nothing needed a retry, and nothing that passed in the baseline stopped passing.
 // Reads results only; `harness qualify` runs the matrix first or takes an existing run.
-import { changeLabel, changesOf, compareRuns, formatComparison, type CaseChange, type Comparison, type DurationThreshold } from './diff.ts';
+import { changeLabel, changesOf, compareRuns, formatComparison, type CaseChange, type Comparison } from './diff.ts';
+import type { DurationThreshold } from './duration-threshold.ts';
 import { HarnessError } from './errors.ts';
 import type { Matrix } from './matrix/schema.ts';
 import { caseKey, matrixNameOf } from './report/load.ts';

@@ -2,7 +2,7 @@
 // print the verdict and write the reports with it.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { DurationThreshold } from '../diff.ts';
+import type { DurationThreshold } from '../duration-threshold.ts';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAILED } from '../errors.ts';
 import { loadMatrix } from '../matrix/load.ts';
 import type { PlanFilters } from '../matrix/plan.ts';

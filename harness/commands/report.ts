@@ -2,7 +2,8 @@
 // and print or write what the library returns. Nothing here loads the runner.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { compareRuns, formatComparison, type DurationThreshold } from '../diff.ts';
+import { compareRuns, formatComparison } from '../diff.ts';
+import type { DurationThreshold } from '../duration-threshold.ts';
 import { EXIT_OK, EXIT_TESTS_FAILED } from '../errors.ts';
 import type { HtmlReportOptions } from '../report/html.ts';
 import { loadRun } from '../report/load.ts';

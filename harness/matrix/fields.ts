@@ -1,5 +1,6 @@
 // Reads a parsed YAML document field by field, keeping each value's line and field path,
 // and collects every problem instead of stopping at the first.
+import { didYouMean } from '../did-you-mean.ts';
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import type { Parsed } from './units.ts';
 
@@ -159,25 +160,3 @@ export function unknownMessage(noun: string, word: string, known: readonly strin
   return `unknown ${noun} '${word}'${guess ? ` (did you mean '${guess}'?)` : ''}; known: ${known.join(', ')}`;
 }
 
-/** The known word closest to `word`, when it is close enough to be a typo. */
-export function didYouMean(word: string, known: readonly string[]): string | undefined {
-  const canonical = (s: string) => s.toLowerCase().replace(/-/g, '_');
-  let best: { candidate: string; distance: number } | undefined;
-  for (const candidate of known) {
-    const distance = editDistance(canonical(word), canonical(candidate));
-    if (!best || distance < best.distance) best = { candidate, distance };
-  }
-  return best && best.distance <= Math.max(2, Math.floor(word.length / 3)) ? best.candidate : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}
