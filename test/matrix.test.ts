@@ -134,6 +134,12 @@ describe('loadMatrix', () => {
     expect(error.message).toMatch(new RegExp(`^${shown(fixture('syntax.yaml'))}:3: YAML syntax: `));
   });
 
+  it('keeps a YAML syntax error on one line when yaml quotes source holding a newline', async () => {
+    // Found by test/properties.test.ts (seed -716949226): "\\U" takes the next 8 characters, newline included.
+    const error = await loadError(fixture('syntax-escape.yaml'));
+    expect(error.message).toBe(`${shown(fixture('syntax-escape.yaml'))}:1: YAML syntax: Invalid escape sequence \\U`);
+  });
+
   it('says what to do when the file cannot be read', async () => {
     await expect(loadMatrix(fixture('absent.yaml'))).rejects.toThrow(
       new HarnessError(`${shown(fixture('absent.yaml'))}: cannot read the matrix (ENOENT); give the path of a matrix YAML file, e.g. matrices/default.yaml`),

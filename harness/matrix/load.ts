@@ -64,7 +64,8 @@ export async function loadYamlFile<T>(
   if (syntaxError) {
     // Later syntax errors are mostly echoes of the first: report that one.
     const line = lineCounter.linePos(syntaxError.pos[0]).line;
-    throw fail(shown, [{ line, path: '', message: `YAML syntax: ${syntaxError.message}` }]);
+    // One line: yaml quotes the offending source in some messages, newlines included.
+    throw fail(shown, [{ line, path: '', message: `YAML syntax: ${syntaxError.message.trimEnd().replace(/\r?\n/g, '\\n')}` }]);
   }
   const reader = new FieldReader(doc, lineCounter);
   const value = read(reader, file);
