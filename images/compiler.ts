@@ -1,7 +1,7 @@
 // Finding an ISA's compiler: Debian's cross GCC, or clang and lld for an ISA Debian has no
 // cross GCC for. Not an image build input (images/build.ts): the compiler's version line is
 // in the image key instead.
-import { accessSync, constants, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HarnessError } from '../harness/errors.ts';
@@ -9,6 +9,7 @@ import type { Isa } from '../harness/isa.ts';
 import { CLANG_MAJOR, compilerPackages, uapiHeadersPackage } from '../harness/host/packages.ts';
 import { hostDistro } from '../harness/host/probe.ts';
 import { cacheRoot } from '../harness/paths.ts';
+import { writeFileAtomic } from '../harness/report/atomic.ts';
 
 /** The executable `command` runs from PATH, as "realpath size mtime", or undefined when there is none. */
 function commandIdentity(command: string): string | undefined {
@@ -49,13 +50,7 @@ async function versionLine(command: string): Promise<string | undefined> {
   if (!line) return undefined;
   versions[identity] = line;
   // Best effort, whole or not at all (another process may write it too: the last one wins).
-  const partial = `${VERSIONS_FILE()}.${process.pid}.tmp`;
-  try {
-    writeFileSync(partial, JSON.stringify(versions));
-    renameSync(partial, VERSIONS_FILE());
-  } catch {
-    rmSync(partial, { force: true });
-  }
+  await writeFileAtomic(VERSIONS_FILE(), JSON.stringify(versions)).catch(() => undefined);
   return line;
 }
 
