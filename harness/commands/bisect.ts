@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TESTS_FAILED, HarnessError } from '../errors.ts';
 import { isaByName } from '../isa.ts';
+import { onStopSignals } from './stop-signals.ts';
 
 interface BisectFlags {
   images?: string;
@@ -39,15 +40,12 @@ async function bisect(opts: BisectFlags): Promise<number> {
   checkFlags(opts);
   const isa = isaByName(opts.arch);
   const reruns = positive('--reruns', opts.reruns);
-  const abort = new AbortController();
-  const onSignal = () => abort.abort(new Error('interrupted'));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = onStopSignals();
   try {
     const { formatStep, formatLog } = await import('../bisect/log.ts');
     const direction = opts.firstFixed ? 'first-fixed' : 'first-bad';
     const onStep = (step: Parameters<typeof formatStep>[0]) => console.log(formatStep(step, direction));
-    const common = { caseId: opts.case, isa, reportDir: opts.reportDir, signal: abort.signal, onStep };
+    const common = { caseId: opts.case, isa, reportDir: opts.reportDir, signal: stop.signal, onStep };
     const result = opts.images
       ? await (await import('../bisect/images.ts')).bisectImages({ ...common, images: opts.images, direction, reruns })
       : await (await import('../bisect/source.ts')).bisectSource({
@@ -58,14 +56,13 @@ async function bisect(opts: BisectFlags): Promise<number> {
     console.log(`log: ${result.logPath}`);
     return result.log.answer.kind === 'found' ? EXIT_OK : EXIT_TESTS_FAILED;
   } catch (error) {
-    if (abort.signal.aborted) {
+    if (stop.signal.aborted) {
       console.error(`harness: bisect interrupted${opts.source ? '; the source tree is back as it was' : ''}`);
       return EXIT_INTERRUPTED;
     }
     throw error;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stop.dispose();
   }
 }
 

@@ -2,8 +2,9 @@
 // each output is.
 import logUpdate from 'log-update';
 import { buildImages } from '../../images/build.ts';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED } from '../errors.ts';
+import { EXIT_OK } from '../errors.ts';
 import type { Isa } from '../isa.ts';
+import { onStopSignals } from './stop-signals.ts';
 
 export interface BuildImagesCommandOptions {
   arches: Isa[];
@@ -20,20 +21,13 @@ export async function buildImagesCommand(options: BuildImagesCommandOptions): Pr
   const stages = new Map(options.arches.map((isa) => [isa.name, 'waiting']));
   const started = Date.now();
   const render = () => logUpdate([...stages].map(([name, stage]) => `${name.padEnd(9)} ${stage}`).join('\n'));
-  const abort = new AbortController();
-  let stopCode = EXIT_INTERRUPTED;
-  const onSigint = (signal: NodeJS.Signals) => {
-    stopCode = signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
-    abort.abort(new Error('interrupted'));
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const stop = onStopSignals();
   try {
     const result = await buildImages({
       arches: options.arches,
       jobs: options.jobs,
       sourcesDir: options.sourcesDir,
-      signal: abort.signal,
+      signal: stop.signal,
       onProgress: (isa, stage) => {
         stages.set(isa.name, stage);
         if (live) render();
@@ -50,12 +44,11 @@ export async function buildImagesCommand(options: BuildImagesCommandOptions): Pr
     return EXIT_OK;
   } catch (error) {
     // A stop is no bug: the builds' temp dirs are gone, the images built before it are kept.
-    if (!abort.signal.aborted) throw error;
+    if (!stop.signal.aborted) throw error;
     if (live) logUpdate.done();
     console.error('harness: interrupted; images finished before the stop are cached, the others were not built');
-    return stopCode;
+    return stop.exitCode();
   } finally {
-    process.removeListener('SIGINT', onSigint);
-    process.removeListener('SIGTERM', onSigint);
+    stop.dispose();
   }
 }

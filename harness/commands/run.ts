@@ -7,9 +7,9 @@ import type { JunitOptions } from '../report/junit.ts';
 import { writeStepSummary } from '../report/markdown.ts';
 import { progressMode, type ProgressMode } from '../report/progress.ts';
 import { formatSummaryTable } from '../report/summary.ts';
-import { EXIT_INTERRUPTED, EXIT_TERMINATED } from '../errors.ts';
 import { runMatrix, type RunOutcome } from '../run.ts';
 import { printNotice } from './list.ts';
+import { onStopSignals } from './stop-signals.ts';
 import { bisectExitCode, EXIT_CANNOT_JUDGE, judgeRun } from '../bisect/judge.ts';
 import { formatTriageBoots } from '../triage/index.ts';
 
@@ -34,25 +34,17 @@ export interface RunCommandOptions {
 
 /** A run with progress on the terminal, Ctrl-C handled, then the summary and what failed; `qualify` runs this too. */
 export async function runWithProgress(options: RunCommandOptions): Promise<{ outcome: RunOutcome; interrupted: boolean; stopCode: number }> {
-  const abort = new AbortController();
-  let stopCode = EXIT_INTERRUPTED;
   // The first signal stops the run (reports are still written); a second one exits at once,
   // and the sandbox's exit hook still kills every namespace (so its mounts go with it).
-  const onSigint = (signal: NodeJS.Signals) => {
-    if (abort.signal.aborted) process.exit(stopCode);
-    stopCode = signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
-    abort.abort(new Error('interrupted'));
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const stop = onStopSignals({ secondExits: true });
   try {
     const mode = progressMode(process.env, Boolean(process.stderr.isTTY), options.quiet);
-    const matrix = await options.makeMatrix?.(abort.signal, mode);
+    const matrix = await options.makeMatrix?.(stop.signal, mode);
     const outcome = await runMatrix({
       ...options,
       matrix,
       progress: mode,
-      signal: abort.signal,
+      signal: stop.signal,
       onNotice: printNotice,
       onBuildProgress: mode === 'quiet' ? undefined : (isa, stage) => console.error(`[build ${isa.name}] ${stage}`),
       onTriageLog: mode === 'quiet' ? undefined : (line) => console.error(line),
@@ -64,11 +56,10 @@ export async function runWithProgress(options: RunCommandOptions): Promise<{ out
     const failed = formatWhatFailed(outcome.results.results);
     if (failed) say(`\n${failed}`);
     say(`JUnit: ${outcome.junitPath}\nJSON:  ${outcome.jsonPath}\nHTML:  ${outcome.htmlPath}`);
-    if (abort.signal.aborted) console.error('harness: interrupted; the reports hold what ran before the stop');
-    return { outcome, interrupted: abort.signal.aborted, stopCode };
+    if (stop.signal.aborted) console.error('harness: interrupted; the reports hold what ran before the stop');
+    return { outcome, interrupted: stop.signal.aborted, stopCode: stop.exitCode() };
   } finally {
-    process.removeListener('SIGINT', onSigint);
-    process.removeListener('SIGTERM', onSigint);
+    stop.dispose();
   }
 }
 

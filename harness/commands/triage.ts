@@ -7,6 +7,7 @@ import { writeJunit } from '../report/junit.ts';
 import { exitCodeFor, formatSummaryTable, summarize } from '../report/summary.ts';
 import { formatTriageBoots, suggestKnownFailures } from '../triage/index.ts';
 import { triageRun } from '../triage/rerun.ts';
+import { onStopSignals } from './stop-signals.ts';
 
 export interface TriageCommandOptions {
   run: string;
@@ -20,12 +21,9 @@ export async function triageCommand(options: TriageCommandOptions): Promise<numb
   const isDir = await stat(options.run).then((s) => s.isDirectory(), () => false);
   const resultsPath = isDir ? join(options.run, 'results.json') : options.run;
   const run = await readResultsJson(resultsPath);
-  const abort = new AbortController();
-  const onSignal = () => abort.abort(new Error('interrupted'));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = onStopSignals();
   try {
-    const report = await triageRun(run, { matrixPath: options.matrixPath, signal: abort.signal, log: (line) => console.error(line) });
+    const report = await triageRun(run, { matrixPath: options.matrixPath, signal: stop.signal, log: (line) => console.error(line) });
     const jsonPath = options.jsonPath ?? resultsPath;
     const junitPath = options.junitPath ?? join(dirname(resultsPath), 'junit.xml');
     await writeResultsJson(report.results, jsonPath);
@@ -36,13 +34,12 @@ export async function triageCommand(options: TriageCommandOptions): Promise<numb
     if (options.suggest) console.log(`\n${suggestKnownFailures(report.results)}`);
     return exitCodeFor(report.results);
   } catch (error) {
-    if (abort.signal.aborted) {
+    if (stop.signal.aborted) {
       console.error('harness: interrupted; the run\'s reports are unchanged');
       return EXIT_INTERRUPTED;
     }
     throw error;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stop.dispose();
   }
 }
