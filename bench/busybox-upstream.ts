@@ -4,15 +4,20 @@
 // times, their ratio, the target check, per-ISA PASS/FAIL/skipped counts, every failure,
 // and where the time goes (per-ISA job time, the longest jobs, the floor those set).
 //
-//   npx tsx bench/busybox-upstream.ts [--arch a,b] [--only a,b | --except bc,...] [--no-unsplit]
+//   npx tsx bench/busybox-upstream.ts [--arch a,b] [--only a,b | --except bc,...] [--release]
+//                                     [--reports DIR] [--no-unsplit]
 //
 // --only and --except narrow both runs to some applets (bc's one CPU-bound case dominates
 // the whole suite), to get figures on a busy machine; the printout says so.
-// Images must be built (harness build-images). Reports go to a temp dir, removed after.
+// --release makes the split run matrices/release.yaml's busybox-upstream suite (every image
+// of that matrix, its timeouts and known failures), so the same run is the release's
+// upstream JUnit; the unsplit run then uses its built image.
+// Images must be built (harness build-images). Reports go to a temp dir, removed after,
+// unless --reports DIR keeps the split run's junit.xml, results.json and report.html there.
 import { availableParallelism } from 'node:os';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isaByName, ISAS } from '../harness/isa.ts';
 import { loadMatrix } from '../harness/matrix/load.ts';
@@ -25,11 +30,13 @@ import { parseRuntestOutput } from '../harness/suites/busybox-upstream/runtest-o
 
 const TARGET_SECONDS = 25 * 60;
 
-const { values } = parseArgs({ options: { arch: { type: 'string' }, only: { type: 'string' }, except: { type: 'string' }, 'no-unsplit': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { arch: { type: 'string' }, only: { type: 'string' }, except: { type: 'string' }, release: { type: 'boolean' }, reports: { type: 'string' }, 'no-unsplit': { type: 'boolean' } } });
+if (values.release && (values.only || values.except)) throw new Error('--release runs every applet: it takes no --only or --except');
 const arches = values.arch ? values.arch.split(',') : ISAS.map((isa) => isa.name);
 const only = values.only?.split(',');
 const except = values.except ? values.except.split(',') : [];
 const scratch = await mkdtemp(join(tmpdir(), 'bench-busybox-upstream-'));
+const reports = values.reports ? resolve(values.reports) : scratch;
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
 try {
@@ -41,14 +48,21 @@ try {
   const applets = every.filter((name) => !except.includes(name) && (!only || only.includes(name)));
   const narrowed = applets.length < every.length;
   await writeMatrix(narrowed ? applets : undefined);
+  const release = join(REPO_ROOT, 'matrices', 'release.yaml');
+  const source = values.release ? { matrixPath: release, filters: { suites: ['busybox-upstream'], arches } } : { matrixPath: matrix };
   const cores = availableParallelism();
-  console.log(`busybox-upstream on ${arches.length} ISAs (${arches.join(', ')}), ${cores} cores, ${applets.length} applets${narrowed ? ` (of ${every.length}: ${only ? `only ${applets.join(', ')}` : `left out ${except.join(', ')}`})` : ''}`);
+  console.log(`busybox-upstream on ${arches.length} ISAs (${arches.join(', ')}), ${cores} cores, ${applets.length} applets${narrowed ? ` (of ${every.length}: ${only ? `only ${applets.join(', ')}` : `left out ${except.join(', ')}`})` : ''}${values.release ? ', split run = matrices/release.yaml --suite busybox-upstream' : ''}`);
 
   // Split: every ISA's applets as jobs, spread over the cores by the harness's scheduler.
   const splitStart = performance.now();
-  const split = await runMatrix({ matrixPath: matrix, junitPath: join(scratch, 'junit.xml'), jsonPath: join(scratch, 'results.json'), progress: 'quiet' });
+  const split = await runMatrix({ ...source, junitPath: join(reports, 'junit.xml'), jsonPath: join(reports, 'results.json'), htmlPath: join(reports, 'report.html'), progress: 'quiet' });
   const splitMs = performance.now() - splitStart;
-  const results = split.results.results.filter((r) => r.suite === 'busybox-upstream');
+  const upstream = split.results.results.filter((r) => r.suite === 'busybox-upstream');
+  const results = upstream.filter((r) => r.image === 'built');
+  for (const image of new Set(upstream.map((r) => r.image).filter((name) => name !== 'built'))) {
+    const rows = upstream.filter((r) => r.image === image);
+    console.log(`image ${image}: ${rows.length} cases on ${new Set(rows.map((r) => r.isa)).size} ISAs, ${rows.filter((r) => r.verdict === 'skipped').length} skipped: ${rows[0]?.message ?? ''}`);
+  }
   console.log(`\nsplit by applet, all ISAs at once: ${seconds(splitMs)} s (target ${TARGET_SECONDS} s: ${splitMs / 1000 <= TARGET_SECONDS ? 'met' : 'NOT met'})`);
 
   console.log('\nper ISA        pass  fail  known  skipped  job time (s)');
@@ -68,21 +82,21 @@ try {
   console.log(`\nwhere the time goes: ${seconds(totalJobMs)} s of jobs over ${cores} cores (a floor of ${seconds(totalJobMs / cores)} s); the longest job alone is ${seconds(longest[0]?.[1] ?? 0)} s`);
   for (const [key, ms] of longest.slice(0, 12)) console.log(`  ${key.padEnd(24)} ${seconds(ms).padStart(8)} s  (${((100 * ms) / totalJobMs).toFixed(1)}%)`);
   // The bench's own matrix lists no known failures: the release matrix's say which are known.
-  const release = await loadMatrix(join(REPO_ROOT, 'matrices', 'release.yaml'));
+  const releaseMatrix = await loadMatrix(release);
   const failures = results.filter((r) => r.verdict === 'failed');
   console.log(`\nfailures (${failures.length}; "known" = listed in matrices/release.yaml):`);
   for (const r of failures) {
-    const known = matchKnownFailure(release, r.suite, r.case, isaByName(r.isa), 'built');
+    const known = matchKnownFailure(releaseMatrix, r.suite, r.case, isaByName(r.isa), 'built');
     console.log(`  ${known ? 'known' : 'FAIL '} ${r.isa} ${r.case}: ${(known?.reason ?? r.message ?? '').split('\n').slice(0, 3).join(' | ')}`);
   }
 
   if (!values['no-unsplit']) {
     // Unsplit: one runtest of every applet per ISA, ISA after ISA: how the suite ran before.
-    const prepared = await prepareRun({ matrixPath: matrix, build: false });
+    const prepared = await prepareRun({ ...source, build: false });
     let unsplitMs = 0;
     console.log('\nunsplit, ISA by ISA:');
     for (const isa of arches) {
-      const planned = prepared.cases.filter((p) => p.job.isa.name === isa && !p.testCase.skip);
+      const planned = prepared.cases.filter((p) => p.job.isa.name === isa && p.job.image.name === 'built' && !p.testCase.skip);
       const first = planned[0];
       if (!first) continue;
       const timeoutMs = planned.reduce((sum, p) => sum + p.timeoutMs, 0);
