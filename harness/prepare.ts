@@ -137,6 +137,7 @@ async function prepareImageFor(job: Job, built: Record<string, BuiltImage>, opti
     await checkImageIsa(extracted.rootfs, job.isa, undefined, job.image.name);
     const busybox = await imageBusybox(extracted, job.isa, job.image.name, { cacheDir: options.cacheDir, signal: options.signal });
     facts.applets = busybox.applets;
+    facts.appletLinkProblems = busybox.linkProblems;
     if (busybox.version) facts.busyboxVersion = busybox.version;
   } catch (error) {
     if (!(error instanceof ImageIsaMismatchError || error instanceof ImageDoesNotBootError)) throw error;

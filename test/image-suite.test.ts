@@ -1,7 +1,7 @@
 // The image suite: computed checks on synthetic rootfs trees (pure file reads), and every
 // case run for real in the sandbox over Alpine 3.20.3 x86_64 and aarch64 (aarch64 under qemu).
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -10,6 +10,7 @@ import type { TestCase } from '../harness/case.ts';
 import { HarnessError } from '../harness/errors.ts';
 import { ensureHandlers } from '../harness/host/binfmt.ts';
 import { isaByName } from '../harness/isa.ts';
+import { imageBusybox } from '../harness/rootfs/applets.ts';
 import { caseFailure } from '../harness/run-case.ts';
 import { runInSandbox } from '../harness/sandbox/index.ts';
 import { appletLinkProblems, devEntries, resolveInRootfs } from '../harness/suites/image/checks.ts';
@@ -46,6 +47,21 @@ describe('computed image checks', () => {
       "/sbin/chained: links to BusyBox but 'chained' is not an applet",
       '/usr/bin/dangling: dangling link',
     ]);
+  });
+
+  it('keeps the link findings with the applets, completing a record kept before them', async () => {
+    const cacheDir = join(root, 'cache');
+    await mkdir(join(cacheDir, 'applets'), { recursive: true });
+    const record = join(cacheDir, 'applets', 'sha256-0-x86_64.json');
+    await writeFile(record, JSON.stringify({ applets: ['sh', 'awk'], version: '1.35.0' }));
+    const expected = ["/sbin/chained: links to BusyBox but 'chained' is not an applet", '/usr/bin/dangling: dangling link'];
+    const image = { rootfs: root, digest: 'sha256:0' };
+    expect(await imageBusybox(image, isaByName('x86_64'), 't', { cacheDir })).toEqual({ applets: ['sh', 'awk'], version: '1.35.0', linkProblems: expected });
+    expect(JSON.parse(await readFile(record, 'utf8'))).toEqual({ applets: ['sh', 'awk'], version: '1.35.0', linkProblems: expected });
+    // A complete record is the answer: the rootfs is not walked again (its content is fixed by the digest).
+    await writeFile(record, JSON.stringify({ applets: ['sh'], linkProblems: ['kept'] }));
+    expect((await imageBusybox(image, isaByName('x86_64'), 't', { cacheDir })).linkProblems).toEqual(['kept']);
+    await rm(cacheDir, { recursive: true });
   });
 
   it('lists what the image ships in /dev', async () => {

@@ -16,6 +16,8 @@ export interface ImageFacts {
   applets: string[];
   /** The version in the image's BusyBox banner ("1.35.0"), when it has one. */
   busyboxVersion?: string;
+  /** The image suite's applet-link findings, kept with the applets; found from rootfs when absent. */
+  appletLinkProblems?: string[];
   /** The image's default command (OCI config Cmd/Entrypoint; /bin/sh for ours). */
   defaultCmd: string[];
   /** Compressed size of the image's rootfs archive in bytes, when it came as one. */

@@ -86,7 +86,7 @@ export async function imageCases(ctx: SuiteContext): Promise<TestCase[]> {
     archiveCase('no setuid or setgid files in the archive', image.archive?.setuid, (path) => `${path} is setuid or setgid`),
     archiveCase('world-writable directories have the sticky bit', image.archive?.worldWritableDirs, (path) => `${path} is world-writable without the sticky bit`),
     image.applets.length > 0
-      ? findingsCase('applet links name applets', appletLinkProblems(image.rootfs, image.applets))
+      ? findingsCase('applet links name applets', image.appletLinkProblems ?? appletLinkProblems(image.rootfs, image.applets))
       : skipped('applet links name applets', 'the image lists no BusyBox applets'),
     pidOneCase(image.defaultCmd),
     // docker-library's override-cmd test: argv[0] is looked up on PATH, as an engine does.
