@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// The `harness` command. It runs the compiled JavaScript that `npm run build` writes beside
-// each source (run by `prepare`, so at `npm ci` and `npm pack`) when that output is current,
-// and the TypeScript sources through tsx otherwise: a checkout being edited never runs stale
-// code, and an installed package (which ships no .ts) starts without compiling anything.
+// The `harness` command. It runs the bundle that `npm run build` writes (harness/bundle.mjs;
+// run by `prepare`, so at `npm ci` and `npm pack`) when that output is current, and the
+// TypeScript sources through tsx otherwise: a checkout being edited never runs stale code,
+// and an installed package (which ships no .ts) starts without compiling anything.
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ function compiledIsCurrent() {
   return true;
 }
 
+let modules = './bundle/';
 let ext = 'js';
 if (!compiledIsCurrent()) {
   if (process.env.HARNESS_REQUIRE_COMPILED) {
@@ -34,8 +35,9 @@ if (!compiledIsCurrent()) {
   }
   const { register } = await import('tsx/esm/api');
   register();
+  modules = './';
   ext = 'ts';
 }
-(await import(`./crash.${ext}`)).exitOnUncaught();
-const { main } = await import(`./cli.${ext}`);
+(await import(`${modules}crash.${ext}`)).exitOnUncaught();
+const { main } = await import(`${modules}cli.${ext}`);
 process.exitCode = await main(process.argv);

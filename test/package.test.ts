@@ -39,8 +39,9 @@ describe('the packed package', () => {
     const own = files.filter((f) => !f.startsWith('node_modules/'));
     expect(own.filter((f) => f.endsWith('.ts'))).toEqual([]);
     expect(own.filter((f) => /^(test|bench|\.ci)\//.test(f))).toEqual([]);
+    expect(own).not.toContain('harness/bundle.mjs');
     for (const needed of [
-      'harness/bin.mjs', 'harness/cli.js', 'harness/run.js', 'harness/.build-stamp', 'harness/sandbox/sandbox-run.c',
+      'harness/bin.mjs', 'harness/bundle/cli.js', 'harness/bundle/crash.js', 'harness/cli.js', 'harness/run.js', 'harness/.build-stamp', 'harness/sandbox/sandbox-run.c',
       'harness/suites/busybox/cases.yaml', 'harness/suites/musl/probes/iconv.c', 'images/build.js', 'images/busybox.config',
       'images/rootfs/etc/passwd', 'matrices/default.yaml', 'package.json',
     ]) {
