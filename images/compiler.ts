@@ -1,58 +1,12 @@
 // Finding an ISA's compiler: Debian's cross GCC, or clang and lld for an ISA Debian has no
 // cross GCC for. Not an image build input (images/build.ts): the compiler's version line is
 // in the image key instead.
-import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HarnessError } from '../harness/errors.ts';
 import type { Isa } from '../harness/isa.ts';
 import { CLANG_MAJOR, compilerPackages, uapiHeadersPackage } from '../harness/host/packages.ts';
-import { hostDistro } from '../harness/host/probe.ts';
-import { cacheRoot } from '../harness/paths.ts';
-import { writeFileAtomic } from '../harness/report/atomic.ts';
-
-/** The executable `command` runs from PATH, as "realpath size mtime", or undefined when there is none. */
-function commandIdentity(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    const path = join(dir, command);
-    try {
-      accessSync(path, constants.X_OK);
-      const stats = statSync(path);
-      if (stats.isFile()) return `${realpathSync(path)} ${stats.size} ${stats.mtimeMs}`;
-    } catch {
-      // Not in this PATH entry.
-    }
-  }
-  return undefined;
-}
-
-// Version lines kept by the tool binary's path, size and mtime (ccache's default compiler
-// check): `list` asks for every ISA's compiler, which is a dozen processes started otherwise.
-const VERSIONS_FILE = () => join(cacheRoot(), 'compiler-versions.json');
-let versions: Record<string, string> | undefined;
-
-/** First line of `command --version` (LC_ALL=C), or undefined when it is not installed or fails. */
-async function versionLine(command: string): Promise<string | undefined> {
-  const identity = commandIdentity(command);
-  if (!identity) return undefined;
-  versions ??= (() => {
-    try {
-      return JSON.parse(readFileSync(VERSIONS_FILE(), 'utf8')) as Record<string, string>;
-    } catch {
-      return {};
-    }
-  })();
-  const known = versions[identity];
-  if (known !== undefined) return known;
-  // Loaded on first use: execa's import costs more than `harness list` may take in all.
-  const { execa } = await import('execa');
-  const line = await execa(command, ['--version'], { env: { LC_ALL: 'C' } }).then((r) => r.stdout.split('\n')[0]?.trim() ?? '', () => undefined);
-  if (!line) return undefined;
-  versions[identity] = line;
-  // Best effort, whole or not at all (another process may write it too: the last one wins).
-  await writeFileAtomic(VERSIONS_FILE(), JSON.stringify(versions)).catch(() => undefined);
-  return line;
-}
+import { hostDistro, versionLine } from '../harness/host/probe.ts';
 
 export interface CrossCompiler {
   /** The compiler command: `${gccTriplet}-gcc`, or clang-<N> (with `--target`). */

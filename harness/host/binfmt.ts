@@ -274,7 +274,7 @@ export function qemuVersion(isa: Isa, hostMachine: string = machine()): Promise<
 }
 
 async function readQemuVersion(isa: Isa): Promise<string> {
-  const version = /version\s+(\S+)/.exec((await versionLine([qemuInterpreterPath(isa)])) ?? '')?.[1];
+  const version = /version\s+(\S+)/.exec((await versionLine(qemuInterpreterPath(isa))) ?? '')?.[1];
   if (!version) throw new HarnessError(`${qemuInterpreterPath(isa)} --version gave no version: apt-get install ${QEMU_APT_PACKAGE}`);
   return version;
 }

@@ -106,7 +106,7 @@ async function isaRows(isa: Isa, hostMachine: string, handlers: Awaited<ReturnTy
     });
   }
   const compiler = isa.compiler.kind === 'clang' ? `clang-${CLANG_MAJOR}` : `${isa.gccTriplet}-gcc`;
-  const compilerVersion = await versionLine([compiler]).catch(() => undefined);
+  const compilerVersion = await versionLine(compiler).catch(() => undefined);
   rows.push({
     check: `${isa.name}: ${isa.compiler.kind === 'clang' ? 'clang' : 'cross gcc'}`,
     ok: compilerVersion !== undefined,

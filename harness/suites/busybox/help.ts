@@ -2,7 +2,8 @@
 // BusyBox prints usage for a lone --help before the applet's main runs
 // (libbb/appletlib.c show_usage_if_dash_dash_help), so no applet reads stdin, blocks or acts
 // on the system; the exceptions below are the applets that skip that check.
-import semver from 'semver';
+// One function's module, not the whole package: this is on the path of every start.
+import lt from 'semver/functions/lt.js';
 import type { TestCase } from '../../case.ts';
 
 /** Usage goes to stderr: the case folds it into stdout, where expectations look. */
@@ -36,7 +37,7 @@ const USAGE_BEFORE_1_31 = ['echo'];
 
 /** The --help case of an applet; `busyboxVersion`, when known, picks the behaviour of that release. */
 export function helpCase(applet: string, suite: string, busyboxVersion?: string): TestCase {
-  const older = busyboxVersion !== undefined && semver.lt(busyboxVersion, '1.31.0') && USAGE_BEFORE_1_31.includes(applet);
+  const older = busyboxVersion !== undefined && lt(busyboxVersion, '1.31.0') && USAGE_BEFORE_1_31.includes(applet);
   const exception = older ? undefined : HELP_EXCEPTIONS[applet];
   return {
     name: helpCaseName(applet),

@@ -1,22 +1,25 @@
 // Which BusyBox versions a row holds for (`busybox: '>=1.31'`), checked against the version
 // in the image's banner ("BusyBox v1.35.0 (2022-06-01 00:00:00 UTC) multi-call binary.").
 // Output formats drift between releases; a row written for one holds only where it applies.
-import semver from 'semver';
+// The functions' own modules, not the whole package: this is on the path of every start.
+import coerce from 'semver/functions/coerce.js';
+import satisfies from 'semver/functions/satisfies.js';
+import validRange from 'semver/ranges/valid.js';
 
 /** The version in a BusyBox banner ("1.35.0"; "1.37.0.git" reads as 1.37.0), or undefined when there is none. */
 export function parseBusyboxBanner(text: string): string | undefined {
   const match = /BusyBox v(\d+\.\d+(?:\.\d+)?)[^\s]*/.exec(text);
-  return match?.[1] ? semver.coerce(match[1])?.version : undefined;
+  return match?.[1] ? coerce(match[1])?.version : undefined;
 }
 
 /** True when `range` is one semver range of BusyBox versions, e.g. '>=1.31' or '>=1.31 <1.36'. */
 export function isVersionRange(range: string): boolean {
-  return range.trim() !== '' && semver.validRange(range) !== null;
+  return range.trim() !== '' && validRange(range) !== null;
 }
 
 /** Why a row that holds for `range` does not apply to BusyBox `version`, or undefined when it does (or the version is unknown). */
 export function versionSkipReason(range: string | undefined, version: string | undefined): string | undefined {
   if (range === undefined || version === undefined) return undefined;
-  if (semver.satisfies(version, range)) return undefined;
+  if (satisfies(version, range)) return undefined;
   return `holds for BusyBox ${range}; this image has BusyBox ${version}`;
 }
