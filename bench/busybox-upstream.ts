@@ -5,13 +5,15 @@
 // and where the time goes (per-ISA job time, the longest jobs, the floor those set).
 //
 //   npx tsx bench/busybox-upstream.ts [--arch a,b] [--only a,b | --except bc,...] [--release]
-//                                     [--reports DIR] [--no-unsplit]
+//                                     [--reports DIR] [--unsplit-jobs N] [--no-unsplit]
 //
 // --only and --except narrow both runs to some applets (bc's one CPU-bound case dominates
 // the whole suite), to get figures on a busy machine; the printout says so.
 // --release makes the split run matrices/release.yaml's busybox-upstream suite (every image
 // of that matrix, its timeouts and known failures), so the same run is the release's
 // upstream JUnit; the unsplit run then uses its built image.
+// --unsplit-jobs N runs N ISAs' whole runs at once (default 1: one after another), which is
+// how the unsplit suite would use N cores; the unsplit figure is then that phase's wall time.
 // Images must be built (harness build-images). Reports go to a temp dir, removed after,
 // unless --reports DIR keeps the split run's junit.xml, results.json and report.html there.
 import { availableParallelism } from 'node:os';
@@ -19,6 +21,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import PQueue from 'p-queue';
 import { isaByName, ISAS } from '../harness/isa.ts';
 import { loadMatrix } from '../harness/matrix/load.ts';
 import { matchKnownFailure } from '../harness/matrix/plan.ts';
@@ -30,7 +33,9 @@ import { parseRuntestOutput } from '../harness/suites/busybox-upstream/runtest-o
 
 const TARGET_SECONDS = 25 * 60;
 
-const { values } = parseArgs({ options: { arch: { type: 'string' }, only: { type: 'string' }, except: { type: 'string' }, release: { type: 'boolean' }, reports: { type: 'string' }, 'no-unsplit': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { arch: { type: 'string' }, only: { type: 'string' }, except: { type: 'string' }, release: { type: 'boolean' }, reports: { type: 'string' }, 'unsplit-jobs': { type: 'string', default: '1' }, 'no-unsplit': { type: 'boolean' } } });
+const unsplitJobs = Number(values['unsplit-jobs']);
+if (!Number.isInteger(unsplitJobs) || unsplitJobs < 1) throw new Error(`--unsplit-jobs: a positive whole number, got '${values['unsplit-jobs']}'`);
 if (values.release && (values.only || values.except)) throw new Error('--release runs every applet: it takes no --only or --except');
 const arches = values.arch ? values.arch.split(',') : ISAS.map((isa) => isa.name);
 const only = values.only?.split(',');
@@ -91,23 +96,24 @@ try {
   }
 
   if (!values['no-unsplit']) {
-    // Unsplit: one runtest of every applet per ISA, ISA after ISA: how the suite ran before.
+    // Unsplit: one runtest of every applet per ISA, ISA after ISA (or --unsplit-jobs at once): how the suite ran before.
     const prepared = await prepareRun({ ...source, build: false });
-    let unsplitMs = 0;
-    console.log('\nunsplit, ISA by ISA:');
-    for (const isa of arches) {
+    console.log(`\nunsplit, ISA by ISA${unsplitJobs > 1 ? `, ${unsplitJobs} ISAs at once` : ''}:`);
+    const unsplitStart = performance.now();
+    const queue = new PQueue({ concurrency: unsplitJobs });
+    await queue.addAll(arches.map((isa) => async () => {
       const planned = prepared.cases.filter((p) => p.job.isa.name === isa && p.job.image.name === 'built' && !p.testCase.skip);
       const first = planned[0];
-      if (!first) continue;
+      if (!first) return;
       const timeoutMs = planned.reduce((sum, p) => sum + p.timeoutMs, 0);
       const testCase = { ...first.testCase, files: planned.flatMap((p) => p.testCase.files ?? []), name: '(every applet)', argv: ['/bin/sh', './runtest', '-v', ...(narrowed ? planned.map((p) => p.testCase.name) : [])] };
       const rootfs = prepared.images.get(`${first.job.image.name}/${isa}`)!.facts.rootfs;
       const attempt = await runCase(testCase, { rootfs, isa: first.job.isa }, timeoutMs);
-      unsplitMs += attempt.durationMs;
       const parsed = parseRuntestOutput(attempt.stdout);
       const n = (v: string) => parsed.filter((p) => p.verdict === v).length;
       console.log(`  ${isa.padEnd(10)} ${seconds(attempt.durationMs).padStart(8)} s  pass ${n('passed')} fail ${n('failed')} skipped ${n('skipped')}${attempt.timedOut ? ' (timed out)' : ''}`);
-    }
+    }));
+    const unsplitMs = performance.now() - unsplitStart;
     console.log(`\nunsplit total: ${seconds(unsplitMs)} s; split: ${seconds(splitMs)} s; ratio split/unsplit ${(splitMs / unsplitMs).toFixed(2)}x`);
   }
 } finally {
