@@ -5,20 +5,25 @@
 // qsort one within ceil(log2(commits)) + 1 builds, the skipped one included, each rebuilding
 // only musl, incrementally, and relinking what is static: the probes (or the bad end would
 // pass) and BusyBox, whose binary changes exactly where libc.a does. The tree is left as it was.
+// On loongarch64 (clang), a step's image runs BusyBox's diff and awk: the pinned BusyBox it
+// relinks is guarded against clang's ptr_to_globals miscompile, as the image build's is.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workDirFor } from '../harness/bisect/component.ts';
+import { componentBuilder, workDirFor } from '../harness/bisect/component.ts';
 import type { BisectStep } from '../harness/bisect/log.ts';
 import { bisectSource } from '../harness/bisect/source.ts';
 import { isaByName } from '../harness/isa.ts';
+import { runInSandbox } from '../harness/sandbox/index.ts';
 import { buildImages, type BuiltImage } from '../images/build.ts';
 import { expectFound, treeState } from './fixtures/bisect-checks.ts';
 import { makeSourceRepo, MUSL_RECIPE, type SourceRepo } from './fixtures/source-repo.ts';
 
 const S390X = isaByName('s390x');
+const LOONGARCH64 = isaByName('loongarch64');
 const CASE = 'musl/qsort';
 const IS_ROOT = process.getuid?.() === 0;
 if (!IS_ROOT) console.warn('musl source bisect test skipped: needs root (binfmt, namespaces)');
@@ -66,4 +71,21 @@ describe.skipIf(!IS_ROOT)('bisecting a musl tree', () => {
     expect([...byTerm('new')][0]).not.toBe([...byTerm('old')][0]);
     expect(await treeState(repo)).toEqual(before);
   });
+
+  it('builds a loongarch64 (clang) step whose BusyBox runs diff and awk', async () => {
+    const loong = (await buildImages({ arches: [LOONGARCH64] })).images.loongarch64!;
+    await mkdir(join(scratch, 'loongarch64'));
+    const tree = await makeSourceRepo(join(scratch, 'loongarch64'), MUSL_RECIPE, LOONGARCH64, 2, 2);
+    const builder = componentBuilder({ component: 'musl', isa: LOONGARCH64, sourceDir: tree.dir, image: loong, jobs: 2, buildRoot: join(scratch, 'builds-loongarch64') });
+    const tar = join(scratch, 'loongarch64.tar');
+    await builder.build(tar);
+    const root = join(scratch, 'loongarch64-root');
+    await mkdir(root);
+    await execa('tar', ['xf', tar, '-C', root]);
+    // Unguarded, both die of SIGSEGV (exit 139).
+    const diff = await runInSandbox({ rootfs: root, isa: LOONGARCH64, argv: ['/bin/sh', '-c', 'echo a > /tmp/a; diff /tmp/a /tmp/a && echo same'], timeoutMs: 60_000 });
+    expect({ exit: diff.exitCode, stdout: diff.stdout, stderr: diff.stderr }).toEqual({ exit: 0, stdout: 'same\n', stderr: '' });
+    const awk = await runInSandbox({ rootfs: root, isa: LOONGARCH64, argv: ['/bin/sh', '-c', 'echo 1 2 | awk "{print \\$2}"'], timeoutMs: 60_000 });
+    expect({ exit: awk.exitCode, stdout: awk.stdout, stderr: awk.stderr }).toEqual({ exit: 0, stdout: '2\n', stderr: '' });
+  }, 900_000);
 });

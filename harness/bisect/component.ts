@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assembleRootfs, SOURCE_DATE_EPOCH, type BuiltImage } from '../../images/build.ts';
-import { buildBusybox } from '../../images/busybox.ts';
+import { buildBusybox, guardPtrToGlobals } from '../../images/busybox.ts';
 import { run } from '../../images/run.ts';
 import { prepareRuntime } from '../../images/runtime.ts';
 import { ensureSources, sourcesFor } from '../../images/sources.ts';
@@ -103,10 +103,15 @@ export function componentBuilder(options: BuilderOptions): ComponentBuilder {
       const sysroot = await buildMuslTree(isa, sourceDir, workDir, jobs, signal);
       const pinned = (await ensureSources(undefined, sourcesFor(isa))).find((source) => source.name === 'busybox')!;
       const busyboxSource = join(busyboxSourceRoot, `busybox-${pinned.version}`);
-      if (!(await exists(join(busyboxSource, 'Makefile')))) {
+      // Written last: a copy unpacked or guarded only in part is unpacked again.
+      const unpacked = join(busyboxSourceRoot, '.unpacked');
+      if (!(await exists(unpacked))) {
         await rm(busyboxSourceRoot, { recursive: true, force: true });
         await mkdir(busyboxSourceRoot, { recursive: true });
         await run(['tar', 'xf', pinned.path, '-C', busyboxSourceRoot], { signal });
+        // Our own copy, guarded as the image build guards it: clang's BusyBox crashes in 17 applets otherwise.
+        if (isa.compiler.kind === 'clang') await guardPtrToGlobals(busyboxSource);
+        await writeFile(unpacked, '');
       }
       // make does not see a new libc.a: drop the link outputs so BusyBox relinks.
       for (const output of ['busybox_unstripped', 'busybox']) await rm(join(busyboxBuildDir, output), { force: true });
