@@ -27,7 +27,8 @@ export interface ImageBusybox {
 }
 
 /**
- * The image's applets and BusyBox version (an empty list is not kept). The ISA check has found
+ * The image's applets, BusyBox version and applet-link findings (an empty applet list is not
+ * kept: the links are then not judged). The ISA check has found
  * an ELF entry point, so one that cannot be executed, crashes or hangs means the image does
  * not boot: its cases cannot run.
  */
