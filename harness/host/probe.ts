@@ -1,10 +1,9 @@
 // Reads facts off this host (distro, installed packages, apt sources, PATH) for doctor and
 // setup. Read-only: nothing here changes the machine.
-import { accessSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, statSync } from 'node:fs';
 import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { cacheRoot } from '../paths.ts';
-import { writeFileAtomic } from '../report/atomic.ts';
+import { memoByFile } from '../file-memo.ts';
 import { type AptEntry, describeEntry, parseAptSources } from './apt-sources.ts';
 import { type HostDistro, parseDpkgInstalled, parseOsRelease } from './packages.ts';
 
@@ -60,46 +59,31 @@ export async function findOnPath(command: string, path: string = process.env.PAT
   return undefined;
 }
 
-/** The executable `command` (a path, or a name looked up on PATH), as "realpath size mtime"; undefined when there is none. */
-function commandIdentity(command: string): string | undefined {
+/** The executable `command` (a path, or a name looked up on PATH); undefined when there is none. */
+function executablePath(command: string): string | undefined {
   const candidates = isAbsolute(command) ? [command] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
-  for (const path of candidates) {
+  return candidates.find((path) => {
     try {
       accessSync(path, constants.X_OK);
-      const stats = statSync(path);
-      if (stats.isFile()) return `${realpathSync(path)} ${stats.size} ${stats.mtimeMs}`;
+      return statSync(path).isFile();
     } catch {
-      // Not there, or not executable.
+      return false; // Not there, or not executable.
     }
-  }
-  return undefined;
+  });
 }
 
-// Version lines kept by the binary's path, size and mtime (ccache's default compiler check):
-// `list` asks for every ISA's compiler and a run for every ISA's QEMU, which is a dozen
-// processes started (and execa loaded) otherwise.
-const VERSIONS_FILE = () => join(cacheRoot(), 'tool-versions.json');
-let versions: Record<string, string> | undefined;
-
-/** First line of `command --version` (LC_ALL=C), or undefined when it is not installed or fails. */
+/**
+ * First line of `command --version` (LC_ALL=C), or undefined when it is not installed or
+ * fails. Kept while the binary is unchanged (ccache's compiler check): `list` asks for every
+ * ISA's compiler and a run for every ISA's QEMU, a dozen processes started otherwise. Kept by
+ * the name found on PATH, not its symlink's target: the line names the command it was run as.
+ */
 export async function versionLine(command: string): Promise<string | undefined> {
-  const identity = commandIdentity(command);
-  if (!identity) return undefined;
-  versions ??= (() => {
-    try {
-      return JSON.parse(readFileSync(VERSIONS_FILE(), 'utf8')) as Record<string, string>;
-    } catch {
-      return {};
-    }
-  })();
-  const known = versions[identity];
-  if (known !== undefined) return known;
-  // Loaded on first use: execa's import costs more than `harness list` may take in all.
-  const { execa } = await import('execa');
-  const line = await execa(command, ['--version'], { env: { LC_ALL: 'C' } }).then((r) => r.stdout.split('\n')[0]?.trim() ?? '', () => undefined);
-  if (!line) return undefined;
-  versions[identity] = line;
-  // Best effort, whole or not at all (another process may write it too: the last one wins).
-  await writeFileAtomic(VERSIONS_FILE(), JSON.stringify(versions)).catch(() => undefined);
-  return line;
+  const path = executablePath(command);
+  if (!path) return undefined;
+  return memoByFile('tool-versions', path, async () => {
+    // Loaded on first use: execa's import costs more than `harness list` may take in all.
+    const { execa } = await import('execa');
+    return execa(command, ['--version'], { env: { LC_ALL: 'C' } }).then((r) => r.stdout.split('\n')[0]?.trim() || undefined, () => undefined);
+  });
 }
