@@ -65,13 +65,13 @@ describe('musl suite: probes and cases', () => {
     expect(new Set(names).size).toBe(names.length);
     const sources = (await readdir(PROBES_DIR)).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
     expect(sources).toEqual([...programNames()].sort());
-    const expected = await readExpectedOutputs();
+    const expected = readExpectedOutputs();
     expect([...expected.keys()].sort()).toEqual(PROBES.filter((p) => p.crossIsa).map((p) => p.name).sort());
     for (const [name, output] of expected) expect(output, name).toMatch(/\S\n$/);
   });
 
   it('makes each probe a case in the image and one in an empty root, carrying its binary and helpers', async () => {
-    const cases = probeCases(isa, { binaries: fakeBinaries }, await readExpectedOutputs());
+    const cases = probeCases(isa, { binaries: fakeBinaries }, readExpectedOutputs());
     expect(cases).toHaveLength(2 * PROBES.length);
     expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
     const dns = cases.filter((c) => c.name.startsWith('dns-lookup'));
@@ -91,7 +91,7 @@ describe('musl suite: probes and cases', () => {
   });
 
   it('passes the ISA row to the layout probe and expects what follows from it', async () => {
-    const expected = await readExpectedOutputs();
+    const expected = readExpectedOutputs();
     const layout = (name: string) => probeCases(isaByName(name), { binaries: fakeBinaries }, expected).find((c) => c.name === 'layout')!;
     expect(layout('s390x').argv.slice(1)).toEqual(['big', '64']);
     expect(layout('armv7').argv.slice(1)).toEqual(['little', '32']);
@@ -170,7 +170,7 @@ describe.skipIf(!!kernelSkip)(`musl probes on the real kernel${kernelSkip ? ` (s
       const again = await compilePrograms(programNames(), { isa, toolchain: toolchain!, outDir });
       expect(again.compiled).toEqual([]);
       expect(again.binaries).toEqual(report.binaries);
-      cases = probeCases(isa, { binaries: report.binaries }, await readExpectedOutputs());
+      cases = probeCases(isa, { binaries: report.binaries }, readExpectedOutputs());
     });
 
     it.skipIf(!toolchain)(`passes every probe under ${isa.qemuTarget} in the image and in an empty root${toolchain ? '' : ' (skipped: no toolchain)'}`, async () => {

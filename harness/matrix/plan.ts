@@ -122,7 +122,9 @@ export function expandCases(job: Job, cases: readonly TestCase[], filters: Pick<
     // The matrix's entry wins over one the suite ships with the case.
     const knownFailure = findKnownFailure(job.knownFailures, test) ?? (testCase.knownFailure && { test, ...testCase.knownFailure });
     const timeoutMs = testCase.timeoutSeconds === undefined ? job.caseTimeoutMs : testCase.timeoutSeconds * 1000 * job.isa.timeoutMultiplier;
-    return [{ job, testCase, test, timeoutMs, limits: mergeLimits(job.limits, testCase.limits), ...(knownFailure && { knownFailure }) }];
+    // Most cases set no limits of their own: they share the job's (read-only) object.
+    const limits = testCase.limits ? mergeLimits(job.limits, testCase.limits) : job.limits;
+    return [{ job, testCase, test, timeoutMs, limits, ...(knownFailure && { knownFailure }) }];
   });
 }
 

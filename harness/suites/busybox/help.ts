@@ -37,7 +37,7 @@ const USAGE_BEFORE_1_31 = ['echo'];
 
 /** The --help case of an applet; `busyboxVersion`, when known, picks the behaviour of that release. */
 export function helpCase(applet: string, suite: string, busyboxVersion?: string): TestCase {
-  const older = busyboxVersion !== undefined && lt(busyboxVersion, '1.31.0') && USAGE_BEFORE_1_31.includes(applet);
+  const older = busyboxVersion !== undefined && USAGE_BEFORE_1_31.includes(applet) && lt(busyboxVersion, '1.31.0');
   const exception = older ? undefined : HELP_EXCEPTIONS[applet];
   return {
     name: helpCaseName(applet),

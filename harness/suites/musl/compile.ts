@@ -1,7 +1,8 @@
 // Compiles the musl suite's C programs statically with an ISA's musl toolchain, all of an
 // ISA's at once within the host's cores, into a cache keyed by what went into each binary.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,27 +62,15 @@ export function defaultOutDir(isa: Isa): string {
 export async function compilePrograms(names: readonly string[], opts: CompileOptions): Promise<CompileReport> {
   const started = performance.now();
   const outDir = opts.outDir ?? defaultOutDir(opts.isa);
-  await mkdir(outDir, { recursive: true });
   const headers = await readHeaders();
-  const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency ?? availableParallelism()) });
-  const binaries = new Map<string, string>();
-  const compiled: string[] = [];
-  await Promise.all(
-    names.map((name) =>
-      queue.add(async () => {
-        const sourcePath = join(PROBES_DIR, `${name}.c`);
-        const source = await readFile(sourcePath, 'utf8').catch(() => {
-          throw new HarnessError(`musl suite: ${sourcePath} is missing: add it or drop '${name}' from harness/suites/musl/probes.ts`);
-        });
-        const binary = join(outDir, `${name}-${programKey(source, headers, opts.toolchain)}`);
-        if (!(await isFile(binary))) {
-          await compileOne(sourcePath, binary, opts);
-          compiled.push(name);
-        }
-        binaries.set(name, binary);
-      }),
-    ),
-  );
+  // Read and checked at once, not queued: a run finds every binary already built, 40 probes on each ISA.
+  const binaries = new Map(names.map((name) => [name, join(outDir, `${name}-${programKey(readProbeSource(name), headers, opts.toolchain)}`)]));
+  const compiled = names.filter((name) => !isFile(binaries.get(name)!));
+  if (compiled.length > 0) {
+    await mkdir(outDir, { recursive: true });
+    const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency ?? availableParallelism()) });
+    await Promise.all(compiled.map((name) => queue.add(() => compileOne(join(PROBES_DIR, `${name}.c`), binaries.get(name)!, opts))));
+  }
   return { binaries, compiled: compiled.sort(), durationMs: performance.now() - started };
 }
 
@@ -116,6 +105,15 @@ async function readHeaders(): Promise<string> {
   return names.map((name, i) => `${name}\0${texts[i]}`).join('\0');
 }
 
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+
+function readProbeSource(name: string): string {
+  const sourcePath = join(PROBES_DIR, `${name}.c`);
+  try {
+    return readFileSync(sourcePath, 'utf8');
+  } catch {
+    throw new HarnessError(`musl suite: ${sourcePath} is missing: add it or drop '${name}' from harness/suites/musl/probes.ts`);
+  }
 }

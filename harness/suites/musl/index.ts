@@ -2,7 +2,7 @@
 // probes.ts runs twice: in the image, and in an empty root holding only the binary and its
 // files. Unlike other suites it compiles its probes first (with the ISA's toolchain from
 // the context, cached), since the binaries are what it tests.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CaseFile, TestCase } from '../../case.ts';
 import { HarnessError } from '../../errors.ts';
@@ -15,14 +15,16 @@ export const MUSL_SUITE_NAME = 'musl';
 const DEFAULT_TIMEOUT_SECONDS = 30;
 export const EMPTY_ROOT_SUFFIX = ' [empty root]';
 
-/** What a probe must print, from probes/<name>.expected, for every crossIsa probe. */
-export async function readExpectedOutputs(probes: readonly Probe[] = PROBES): Promise<Map<string, string>> {
+/** What a probe must print, from probes/<name>.expected, for every crossIsa probe (read at once: every ISA's plan reads them). */
+export function readExpectedOutputs(probes: readonly Probe[] = PROBES): Map<string, string> {
   const outputs = new Map<string, string>();
   for (const probe of probes.filter((p) => p.crossIsa)) {
     const path = join(PROBES_DIR, `${probe.name}.expected`);
-    outputs.set(probe.name, await readFile(path, 'utf8').catch(() => {
+    try {
+      outputs.set(probe.name, readFileSync(path, 'utf8'));
+    } catch {
       throw new HarnessError(`musl suite: ${path} is missing: write the output every ISA must print, or mark '${probe.name}' crossIsa: false`);
-    }));
+    }
   }
   return outputs;
 }
@@ -81,7 +83,7 @@ export const muslSuite: Suite = {
   async cases(ctx) {
     const wanted = ctx.wanted ?? (() => true);
     const probes = PROBES.filter((probe) => wanted(probe.name) || wanted(`${probe.name}${EMPTY_ROOT_SUFFIX}`));
-    const expected = await readExpectedOutputs(probes);
+    const expected = readExpectedOutputs(probes);
     if (!ctx.toolchain) {
       return probeCases(ctx.isa, { skip: `no musl toolchain for ${ctx.isa.name}: build the ${ctx.isa.name} image first, its sysroot compiles the probes` }, expected, probes);
     }
