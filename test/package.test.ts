@@ -40,8 +40,10 @@ describe('the packed package', () => {
     expect(own.filter((f) => f.endsWith('.ts'))).toEqual([]);
     expect(own.filter((f) => /^(test|bench|\.ci)\//.test(f))).toEqual([]);
     expect(own).not.toContain('harness/bundle.mjs');
+    // Code caches are left by runs, one per command: none was packed from the checkout's.
+    expect(own.filter((f) => f.endsWith('.v8-cache'))).toEqual([]);
     for (const needed of [
-      'harness/bin.mjs', 'harness/bundle/cli.js', 'harness/bundle/crash.js', 'harness/cli.js', 'harness/run.js', 'harness/.build-stamp', 'harness/sandbox/sandbox-run.c',
+      'harness/bin.mjs', 'harness/bundle/cli.cjs', 'harness/cli.js', 'harness/run.js', 'harness/.build-stamp', 'harness/sandbox/sandbox-run.c',
       'harness/suites/busybox/cases.yaml', 'harness/suites/musl/probes/iconv.c', 'images/build.js', 'images/busybox.config',
       'images/rootfs/etc/passwd', 'matrices/default.yaml', 'package.json',
     ]) {
@@ -63,5 +65,9 @@ describe('the packed package', () => {
     // The default matrix, found inside the package; its image cases once the image is built.
     expect(list.stdout).toMatch(/^\d+ cases in \d+ jobs/m);
     expect(list.stdout).toMatch(/^aarch64 +built +image\/|not built yet .*: aarch64/m);
+    // Each command's first run left its code cache beside the bundle; the second run takes it.
+    expect((await readdir(join(installed, 'harness', 'bundle'))).sort()).toEqual(['cli.cjs', 'list.v8-cache', 'options.v8-cache']);
+    const again = await execa(harness, ['list', '--arch', 'aarch64', '--suite', 'image'], { cwd: scratch, env });
+    expect(again.stdout).toBe(list.stdout);
   });
 });
