@@ -133,7 +133,8 @@ function floorScripts(root: FloorRoot, planned: PlannedCase, paths: { init: stri
     'unshare', '--pid', '--fork', '--kill-child', '--net', '--uts', '--ipc', `--mount-proc=${join(root.dir, 'proc')}`,
     'sh', paths.init,
   ];
-  const caseScript = `${command(run)} <${quote(paths.stdin ?? '/dev/null')} >${quote(paths.out)} 2>${quote(paths.err)}\necho $? > ${quote(paths.status)}\n`;
+  const stderr = planned.testCase.stderrToStdout ? '&1' : quote(paths.err);
+  const caseScript = `${command(run)} <${quote(paths.stdin ?? '/dev/null')} >${quote(paths.out)} 2>${stderr}\necho $? > ${quote(paths.status)}\n`;
   return { init: `${init}\n`, caseScript };
 }
 

@@ -22,6 +22,11 @@ export interface TestCase {
   /** argv run inside the guest; a script is ['/bin/sh', '-c', script]. */
   argv: string[];
   stdin?: string;
+  /**
+   * The guest's stderr goes where its stdout goes, as `2>&1` would send it: a program whose
+   * output is on stderr runs without a shell around it (under qemu-user, a second start).
+   */
+  stderrToStdout?: boolean;
   /** Working directory inside the guest (default /). */
   cwd?: string;
   files?: CaseFile[];

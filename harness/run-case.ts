@@ -12,6 +12,7 @@ export function runCase(testCase: TestCase, target: { rootfs: string; isa: Isa }
     isa: target.isa,
     argv: testCase.argv,
     stdin: testCase.stdin,
+    stderrToStdout: testCase.stderrToStdout,
     cwd: testCase.cwd,
     files: testCase.files,
     layers: testCase.layers,

@@ -125,6 +125,15 @@ describe.skipIf(!!skipReason)(`sandbox on the real kernel${skipReason ? ` (skipp
     expect(missing.stderr).toMatch(/cannot change to the working directory \/no\/such\/dir/);
   });
 
+  it('sends stderr where stdout goes when asked (2>&1, in the order written), without a shell: busybox --help', async () => {
+    const mixed = await sh('aarch64', 'echo one; echo two >&2; echo three', { stderrToStdout: true });
+    expect(mixed).toMatchObject({ exitCode: 0, stdout: 'one\ntwo\nthree\n', stderr: '' });
+    const usage = await run('armv7', ['busybox', 'cat', '--help'], { stderrToStdout: true });
+    expect(usage.stdout).toMatch(/^BusyBox v[^\n]* multi-call binary\.\n\nUsage: cat /);
+    expect(usage.stderr).toBe('');
+    expect((await run('armv7', ['busybox', 'cat', '--help'])).stdout).toBe('');
+  });
+
   it('sets the hostname and exit code', async () => {
     expect(await sh('x86_64', 'hostname; exit 7')).toMatchObject({ exitCode: 7, stdout: 'harness\n' });
   });

@@ -44,6 +44,8 @@ export interface SandboxRunOptions {
   argv: string[];
   /** Fed to the guest's stdin; /dev/null when absent. */
   stdin?: string;
+  /** The guest's stderr is its stdout (2>&1): one stream, in the order written. */
+  stderrToStdout?: boolean;
   /** Working directory inside the guest (default /). */
   cwd?: string;
   /** Written into the guest view before the run. */
@@ -110,7 +112,7 @@ export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine
 
 /** The helper's arguments (pure). */
 export function helperArgs(opts: {
-  mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; cwd?: string; argv: string[];
+  mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; stderrToStdout?: boolean; cwd?: string; argv: string[];
   cgroups?: string[]; tmpfsBytes?: number; rlimitAs?: number; hostFiles?: Record<string, string>; timeoutMs?: number;
 }): string[] {
   return [
@@ -118,6 +120,7 @@ export function helperArgs(opts: {
     ...(guestLaunch(opts.isa, machine()).linux32 ? ['--linux32'] : []),
     ...(opts.copyRootfs ? ['--copy'] : []),
     ...(opts.guestIsPid1 ? ['--pid1'] : []),
+    ...(opts.stderrToStdout ? ['--stderr-to-stdout'] : []),
     ...(opts.cwd ? ['--cwd', opts.cwd] : []),
     '--hostname', GUEST_HOSTNAME,
     '--mnt', opts.mountPoint,
@@ -165,7 +168,7 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   try {
     const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
     const args = helperArgs({
-      mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, cwd: opts.cwd, argv: opts.argv,
+      mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, stderrToStdout: opts.stderrToStdout, cwd: opts.cwd, argv: opts.argv,
       cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, machine()),
     });
     const result = await runHelper(host.helper, args, opts, limits);

@@ -9,7 +9,7 @@
  * CASE-OPTIONS: [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR
  *               [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES]
  *               [--host-file GUEST-PATH HOST-PATH]... [--env NAME=VALUE]... [--stdin] [--output-cap BYTES]
- *               [--timeout-ms MS]
+ *               [--timeout-ms MS] [--stderr-to-stdout]
  *
  * --serve (the harness's per-case path: one long-lived helper per job slot, so a case costs
  * a clone here and no process start in the harness): reads requests on fd 0, one case at a
@@ -26,7 +26,9 @@
  * --output-cap (serve): bytes of stdout and of stderr passed on; the rest is read and counted.
  * --timeout-ms: SIGKILL the namespace that long after the clone, with a "timed out" line
  * before its status (the VM's /init uses it; under --serve the harness sends kill instead).
- * --cwd: the guest's working directory. --env: the guest's environment, instead of
+ * --stderr-to-stdout: the guest's fd 2 is its fd 1 (as 2>&1), so a program whose usage goes
+ * to stderr needs no shell around it: under qemu-user a shell is a second emulated start,
+ * which doubles the cost of a short case. --cwd: the guest's working directory. --env: the guest's environment, instead of
  * this process's. --stdin (serve): the request's trailing bytes are the guest's stdin (a
  * pipe); without it the guest reads /dev/null.
  *
@@ -87,7 +89,7 @@
 extern char **environ;
 
 struct spec {
-  int userns, linux32, force_copy, guest_pid1, has_stdin, nlowers, ncgroups, nenv;
+  int userns, linux32, force_copy, guest_pid1, has_stdin, stderr_to_stdout, nlowers, ncgroups, nenv;
   const char *hostname, *mnt, *tmpfs_size, *cwd;
   int nhost_files;
   char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS], *env[MAX_ENV + 1], *host_files[2 * MAX_HOST_FILES];
@@ -456,6 +458,7 @@ static int parse_spec(int argc, char **argv, struct spec *s, char *err, size_t e
     else if (!strcmp(a, "--copy")) s->force_copy = 1;
     else if (!strcmp(a, "--pid1")) s->guest_pid1 = 1;
     else if (!strcmp(a, "--stdin")) s->has_stdin = 1;
+    else if (!strcmp(a, "--stderr-to-stdout")) s->stderr_to_stdout = 1;
     else if (!strcmp(a, "--hostname") && next) s->hostname = argv[++i];
     else if (!strcmp(a, "--cwd") && next) s->cwd = argv[++i];
     else if (!strcmp(a, "--mnt") && next) s->mnt = argv[++i];
@@ -638,7 +641,9 @@ static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_l
     failure = "pipe";
     goto done;
   }
-  struct child c = {s, {serving ? (s->has_stdin ? in[0] : devnull) : 0, serving ? out[1] : 1, serving ? err[1] : 2, serving ? status[1] : STATUS_FD, sync[0]}};
+  int guest_out = serving ? out[1] : 1;
+  int guest_err = s->stderr_to_stdout ? guest_out : serving ? err[1] : 2;
+  struct child c = {s, {serving ? (s->has_stdin ? in[0] : devnull) : 0, guest_out, guest_err, serving ? status[1] : STATUS_FD, sync[0]}};
   int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (s->userns ? CLONE_NEWUSER : 0);
   pid = clone(child_main, child_stack + sizeof child_stack, flags | SIGCHLD, &c);
   if (pid < 0) {

@@ -98,7 +98,7 @@ async function stageInitramfs(dir: string, options: VmBatchOptions, nonce: strin
     writeCaseFiles(files, testCase.files, testCase.hostFiles);
     if (testCase.stdin !== undefined) await writeFile(join(caseDir, 'stdin'), testCase.stdin);
     const lowers = [files.slice(root.length), ...(testCase.emptyRoot ? [] : [images.get(rootfs)!])];
-    const argv = helperArgs({ mountPoint: GUEST.mnt, lowers, isa: options.isa, rootless: false, guestIsPid1: testCase.pid1, timeoutMs: vmTimeoutMs(options.isa, timeoutMs), argv: testCase.argv });
+    const argv = helperArgs({ mountPoint: GUEST.mnt, lowers, isa: options.isa, rootless: false, guestIsPid1: testCase.pid1, stderrToStdout: testCase.stderrToStdout, timeoutMs: vmTimeoutMs(options.isa, timeoutMs), argv: testCase.argv });
     await writeFile(join(caseDir, 'run'), caseScript(guestEnv(options.isa, testCase.env), argv));
   }
   await writeFile(join(root, 'init'), initScript(nonce, options.cases.map((_, index) => index)), { mode: 0o755 });
