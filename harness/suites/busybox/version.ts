@@ -17,9 +17,14 @@ export function isVersionRange(range: string): boolean {
   return range.trim() !== '' && validRange(range) !== null;
 }
 
+/** Answers by `range version`: every ISA's plan asks the same few (a range is parsed anew each time). */
+const satisfied = new Map<string, boolean>();
+
 /** Why a row that holds for `range` does not apply to BusyBox `version`, or undefined when it does (or the version is unknown). */
 export function versionSkipReason(range: string | undefined, version: string | undefined): string | undefined {
   if (range === undefined || version === undefined) return undefined;
-  if (satisfies(version, range)) return undefined;
-  return `holds for BusyBox ${range}; this image has BusyBox ${version}`;
+  const key = `${range} ${version}`;
+  let holds = satisfied.get(key);
+  if (holds === undefined) satisfied.set(key, (holds = satisfies(version, range)));
+  return holds ? undefined : `holds for BusyBox ${range}; this image has BusyBox ${version}`;
 }
