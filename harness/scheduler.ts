@@ -73,25 +73,26 @@ export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOpti
   // A run whose time is already used up (by preparing images) starts nothing.
   if (options.deadline && options.deadline.ms <= 0) stop.abort(new DeadlineError(options.deadline.reason));
   else if (options.deadline) startTimer(stop, options.deadline);
-  const scopes = new Map<string, AbortController>();
-  /** The scope's signal, its clock started by the first job that asks. */
-  const scopeSignal = (scope: string | undefined): AbortSignal | undefined => {
+  /** Each scope's signal (the run's stop or the scope's own deadline), made once: AbortSignal.any per job cost more than the job's bookkeeping. */
+  const scopes = new Map<string, AbortSignal>();
+  /** The job's signal, its scope's clock started by the first job that asks. */
+  const jobSignal = (scope: string | undefined): AbortSignal => {
     const deadline = scope === undefined ? undefined : options.scopeDeadlines?.get(scope);
-    if (!deadline || scope === undefined) return undefined;
-    let controller = scopes.get(scope);
-    if (!controller) {
-      controller = new AbortController();
-      scopes.set(scope, controller);
+    if (!deadline || scope === undefined) return stop.signal;
+    let signal = scopes.get(scope);
+    if (!signal) {
+      const controller = new AbortController();
       startTimer(controller, deadline);
+      signal = AbortSignal.any([stop.signal, controller.signal]);
+      scopes.set(scope, signal);
     }
-    return controller.signal;
+    return signal;
   };
   const queue = new PQueue({ concurrency: Math.max(1, options.concurrency) });
   const settled = new Map<string, T[]>();
 
   const runJob = async (job: ScheduledJob<T>) => {
-    const scope = scopeSignal(job.scope);
-    const signal = scope ? AbortSignal.any([stop.signal, scope]) : stop.signal;
+    const signal = jobSignal(job.scope);
     if (signal.aborted) return options.onNotRun?.(job, abortReason(signal));
     const attempts: T[] = [];
     for (let attempt = 0; attempt <= options.retries; attempt++) {

@@ -102,11 +102,14 @@ function trackStaging(dir: string): void {
   }
   liveStagingDirs.add(dir);
 }
+/** uname(2) once: every case asked it two or three times. */
+const HOST_MACHINE = machine();
+
 /** After a kill request the helper SIGKILLs the namespace at once; this is only its own grace. */
 const HELPER_KILL_GRACE_MS = 2000;
 
 /** The guest environment: defaults, the case's variables, and the emulator's CPU model. */
-export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine: string = machine()): Record<string, string> {
+export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine: string = HOST_MACHINE): Record<string, string> {
   return { ...DEFAULT_GUEST_ENV, ...guestLaunch(isa, hostMachine).env, ...env };
 }
 
@@ -117,7 +120,7 @@ export function helperArgs(opts: {
 }): string[] {
   return [
     ...(opts.rootless ? ['--userns'] : []),
-    ...(guestLaunch(opts.isa, machine()).linux32 ? ['--linux32'] : []),
+    ...(guestLaunch(opts.isa, HOST_MACHINE).linux32 ? ['--linux32'] : []),
     ...(opts.copyRootfs ? ['--copy'] : []),
     ...(opts.guestIsPid1 ? ['--pid1'] : []),
     ...(opts.stderrToStdout ? ['--stderr-to-stdout'] : []),
@@ -164,12 +167,12 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const rootless = process.getuid?.() !== 0;
   const staging = stageFiles(opts);
   if (staging) trackStaging(staging);
-  const cgroups = rootless ? undefined : await caseLimits(limits, opts.isa, machine());
+  const cgroups = rootless ? undefined : await caseLimits(limits, opts.isa, HOST_MACHINE);
   try {
     const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
     const args = helperArgs({
       mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, stderrToStdout: opts.stderrToStdout, cwd: opts.cwd, argv: opts.argv,
-      cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, machine()),
+      cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, HOST_MACHINE),
     });
     const result = await runHelper(host.helper, args, opts, limits);
     const hits = [...(cgroups ? await cgroups.hits() : []), ...result.limitHits];
