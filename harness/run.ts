@@ -22,7 +22,7 @@ import { runDeadline, suiteDeadlines } from './run-deadlines.ts';
 import { abortReason, autoJobs, DeadlineError, schedule } from './scheduler.ts';
 import { expandSubResults } from './subresults.ts';
 import type { ImageFacts, Toolchain } from './suites/suite.ts';
-import { triageResults, type TriageBoot } from './triage/index.ts';
+import type { TriageBoot } from './triage/index.ts';
 import { planLookup } from './triage/lookup.ts';
 import { judge } from './verdict.ts';
 import { prepareRun } from './prepare.ts';
@@ -109,7 +109,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const byId = new Map(ordered.map((p, index) => [String(index), p]));
   const imageOf = (p: PlannedCase) => images.get(`${p.job.image.name}/${p.job.isa.name}`)!;
 
-  const progress = createProgress({
+  const progress = await createProgress({
     isas: isas.map((isa) => isa.name),
     // A case with sub-results has no count known in advance: it adds none to the totals.
     totals: Object.fromEntries(isas.map((isa) => [isa.name, Object.fromEntries(matrix.suites.map((s) => [s.name, ordered.filter((p) => p.job.isa === isa && p.job.suite.name === s.name && !p.testCase.subResults).length]))])),
@@ -225,8 +225,9 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
     },
     results: finalResults,
   };
+  // Loaded for --triage only: it brings the VM layer and execa, a sixth of a short run's start-up.
   const triage = options.triage
-    ? await triageResults(ranResults, planLookup(ordered, (p) => ({ rootfs: imageOf(p).facts.rootfs, digest: imageOf(p).facts.digest })), { cacheDir: options.cacheDir, signal, log: options.onTriageLog })
+    ? await (await import('./triage/index.ts')).triageResults(ranResults, planLookup(ordered, (p) => ({ rootfs: imageOf(p).facts.rootfs, digest: imageOf(p).facts.digest })), { cacheDir: options.cacheDir, signal, log: options.onTriageLog })
     : undefined;
   const runResults = triage?.results ?? ranResults;
   // Beside where the user runs it, not inside an installed package.

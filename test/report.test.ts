@@ -303,10 +303,10 @@ function totalsOf(run: RunResults): Record<string, Record<string, number>> {
 }
 
 /** Feeds every result of the run to a progress display in `mode`; returns what it wrote. */
-function progressOutput(run: RunResults, mode: ProgressMode): string {
+async function progressOutput(run: RunResults, mode: ProgressMode): Promise<string> {
   const { stream, text } = captureStream();
   const totals = totalsOf(run);
-  const progress = createProgress({ isas: Object.keys(totals), totals, mode, stream });
+  const progress = await createProgress({ isas: Object.keys(totals), totals, mode, stream });
   for (const result of run.results) progress.caseDone(result);
   progress.stop();
   return text();
@@ -323,7 +323,7 @@ describe('progress', () => {
 
   it('plain mode prints failures as they happen and one line per finished ISA x suite', async () => {
     const run = await loadRun();
-    const output = progressOutput(run, 'plain');
+    const output = await progressOutput(run, 'plain');
     const lines = output.trimEnd().split('\n');
     const summary = summarize(run);
     expect(lines.filter((l) => l.startsWith('FAIL '))).toHaveLength(summary.totals.failed);
@@ -342,7 +342,7 @@ describe('progress', () => {
 
   it('tty mode ends showing every ISA done, with its failures', async () => {
     const run = await loadRun();
-    const output = progressOutput(run, 'tty');
+    const output = await progressOutput(run, 'tty');
     for (const isa of Object.keys(totalsOf(run))) {
       const rows = summarize(run).rows.filter((r) => r.isa === isa);
       const total = rows.reduce((sum, r) => sum + r.total, 0);
@@ -352,6 +352,6 @@ describe('progress', () => {
   });
 
   it('quiet mode prints nothing', async () => {
-    expect(progressOutput(await loadRun(), 'quiet')).toBe('');
+    expect(await progressOutput(await loadRun(), 'quiet')).toBe('');
   });
 });

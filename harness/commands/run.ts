@@ -11,7 +11,6 @@ import { runMatrix, type RunOutcome } from '../run.ts';
 import { printNotice } from './list.ts';
 import { onStopSignals } from './stop-signals.ts';
 import { bisectExitCode, EXIT_CANNOT_JUDGE, judgeRun } from '../bisect/judge.ts';
-import { formatTriageBoots } from '../triage/index.ts';
 
 
 export interface RunCommandOptions {
@@ -51,7 +50,8 @@ export async function runWithProgress(options: RunCommandOptions): Promise<{ out
     });
     // A report on stdout ('-') keeps stdout for itself: the summary goes to stderr then.
     const say = [outcome.junitPath, outcome.jsonPath].includes(STDOUT_PATH) ? console.error : console.log;
-    if (outcome.triageBoots) say(formatTriageBoots(outcome.triageBoots));
+    // Loaded for --triage only (it brings the VM layer).
+    if (outcome.triageBoots) say((await import('../triage/index.ts')).formatTriageBoots(outcome.triageBoots));
     say(formatSummaryTable(outcome.summary));
     const failed = formatWhatFailed(outcome.results.results);
     if (failed) say(`\n${failed}`);

@@ -4,7 +4,6 @@
 import { access, constants, readdir, readFile, writeFile } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
 import { type Isa, qemuBinary, runsNatively } from '../isa.ts';
 import { versionLine } from './probe.ts';
@@ -145,6 +144,8 @@ export async function isBinfmtMounted(): Promise<boolean> {
 export async function ensureBinfmtMounted(): Promise<void> {
   if (await isBinfmtMounted()) return;
   try {
+    // Loaded here: every run imports this module, and execa's import is a tenth of a short run's start-up.
+    const { execa } = await import('execa');
     await execa('mount', ['-t', 'binfmt_misc', 'binfmt_misc', binfmtRoot]);
   } catch (error) {
     throw new HarnessError(`binfmt_misc is not mounted at ${binfmtRoot}, and mounting it failed (${firstLine(error)}): as root run: ${MOUNT_BINFMT_COMMAND}`);

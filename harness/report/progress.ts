@@ -1,6 +1,5 @@
 // What a run shows while it runs: live per-ISA lines on a terminal, plain lines in CI logs,
 // nothing when quiet. Fed one finished case at a time; reads results only.
-import { createLogUpdate } from 'log-update';
 import type { CaseResult } from '../results.ts';
 import { compareIsas } from './order.ts';
 import { failureLine } from './failures.ts';
@@ -65,7 +64,9 @@ interface IsaState {
   last: string;
 }
 
-function ttyProgress(options: ProgressOptions, stream: NodeJS.WritableStream): Progress {
+async function ttyProgress(options: ProgressOptions, stream: NodeJS.WritableStream): Promise<Progress> {
+  // Loaded only for a terminal: its start-up (string widths, ANSI wrapping) was a tenth of a quiet run's.
+  const { createLogUpdate } = await import('log-update');
   const log = createLogUpdate(stream);
   const isas = [...options.isas].sort(compareIsas);
   const width = Math.max(...isas.map((isa) => isa.length));
@@ -116,7 +117,7 @@ function ttyProgress(options: ProgressOptions, stream: NodeJS.WritableStream): P
   };
 }
 
-export function createProgress(options: ProgressOptions): Progress {
+export async function createProgress(options: ProgressOptions): Promise<Progress> {
   const stream = options.stream ?? process.stderr;
   switch (options.mode) {
     case 'quiet':
