@@ -5,7 +5,7 @@
 //
 // Without OLD and NEW it makes them: the default matrix run twice for real (images built
 // first, as `harness run` does), into a temp dir. Each command is timed end to end as a user
-// runs it (a fresh `node harness/bin.mjs` process); `harness --version` is timed beside them
+// runs it (a fresh `harness` process, through launcher.sh as installed); `harness --version` is timed beside them
 // as the floor every command pays (Node start and loading the CLI). The 10,000-case page
 // repeats NEW's real records under more image names (it is their count that matters to the
 // page); its first paint is read from the browser's own paint timing.
@@ -26,11 +26,11 @@ import { DEFAULT_MATRIX, runMatrix } from '../harness/run.ts';
 const TARGET_SECONDS = 2;
 const PAGE_CASES = 10_000;
 const CHROMIUM = '/usr/bin/chromium';
-const BIN = join(REPO_ROOT, 'harness', 'bin.mjs');
+const LAUNCHER = join(REPO_ROOT, 'harness', 'launcher.sh');
 
 async function timed(args: string[]): Promise<number> {
   const started = process.hrtime.bigint();
-  const result = await execa('node', [BIN, ...args], { reject: false, stdout: 'ignore', env: { GITHUB_STEP_SUMMARY: '' } });
+  const result = await execa(LAUNCHER, args, { reject: false, stdout: 'ignore', env: { GITHUB_STEP_SUMMARY: '' } });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.exitCode !== 0 && result.exitCode !== 1) throw new Error(`harness ${args.join(' ')}: exit ${result.exitCode}: ${result.stderr}`);
   return seconds;

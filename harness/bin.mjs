@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `harness` command. It runs the bundle that `npm run build` writes (harness/bundle.mjs;
+// The `harness` command (through launcher.sh). It runs the bundle that `npm run build` writes (harness/bundle.mjs;
 // run by `prepare`, so at `npm ci` and `npm pack`) when that output is current, and the
 // TypeScript sources through tsx otherwise: a checkout being edited never runs stale code,
 // and an installed package (which ships no .ts) starts without compiling anything.
@@ -8,6 +8,13 @@ import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
+
+// launcher.sh kept NODE_EXTRA_CA_CERTS from Node's start (why: there); what the harness
+// starts gets the environment it was given.
+if (process.env.HARNESS_EXTRA_CA_CERTS !== undefined) {
+  process.env.NODE_EXTRA_CA_CERTS = process.env.HARNESS_EXTRA_CA_CERTS;
+  delete process.env.HARNESS_EXTRA_CA_CERTS;
+}
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const STAMP = join(root, 'harness', '.build-stamp');

@@ -40,5 +40,7 @@ await build({
   // dependencies, 790 kB, which the ESM build imports).
   mainFields: ['module', 'main'],
   plugins: [ownImportMetaUrl],
+  // Loaded from node_modules, for an HTTPS download with NODE_EXTRA_CA_CERTS only: bundled, its 0.5 MB would be read at every start.
+  external: ['undici'],
   logLevel: 'warning',
 });

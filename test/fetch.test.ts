@@ -3,7 +3,8 @@
 // nothing, and a mismatch, a server that dies mid-transfer, a 404, a checksums file that
 // lacks the tarball and a closed port each fail with one line, exit 2 through the CLI, and
 // leave nothing in the cache.
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -26,6 +27,8 @@ if (missingReason) console.warn(`fetch tests skipped: ${missingReason}`);
 const IS_ROOT = process.getuid?.() === 0;
 
 let server: Server;
+/** The server's answers, over http here and over https in the private-CA test. */
+let serve: RequestListener;
 let base: string;
 let scratch: string;
 let tarballs: Record<string, Buffer>;
@@ -43,7 +46,7 @@ beforeAll(async () => {
   tarballs = Object.fromEntries(await Promise.all(SERVED.map(async (isa) => [isa, await readFile(join(ALPINE, tarballName(isa)))] as const)));
   const sumsText = await readFile(join(ALPINE, 'checksums.sha512'), 'utf8');
   sums = new Map(sumsText.trim().split('\n').map((line) => [line.split(/\s+/)[1]!, line.split(/\s+/)[0]!]));
-  server = createServer((request, response) => {
+  serve = (request, response) => {
     const path = request.url ?? '/';
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const served = SERVED.find((isa) => path === `/releases/${tarballName(isa)}`);
@@ -59,7 +62,8 @@ beforeAll(async () => {
       return;
     }
     response.writeHead(404).end('not found');
-  });
+  };
+  server = createServer(serve);
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -168,6 +172,39 @@ describe.skipIf(missingReason)('through the CLI', () => {
     }
     // The checksums file downloaded for 'unlisted' is the one complete entry.
     expect(await cacheEntries(cacheDir)).toEqual([expect.stringMatching(/^[0-9a-f]{64}\/checksums\.sha512$/)]);
+  });
+
+  it.skipIf(!IS_ROOT)('HTTPS from a private CA: the harness command trusts NODE_EXTRA_CA_CERTS for the download, though Node starts without it (launcher.sh)', async () => {
+    // A CA of the test's own, and a server certificate for 127.0.0.1 that it signed.
+    const pki = await mkdtemp(join(scratch, 'pki-'));
+    const openssl = (args: string[]) => execa('openssl', args, { cwd: pki });
+    await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=harness test CA']);
+    await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+    await writeFile(join(pki, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    await openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext']);
+    const tls = createHttpsServer({ key: await readFile(join(pki, 'server.key')), cert: await readFile(join(pki, 'server.pem')) }, serve);
+    await new Promise<void>((done) => tls.listen(0, '127.0.0.1', done));
+    try {
+      const tarball = `https://127.0.0.1:${(tls.address() as AddressInfo).port}/releases/${tarballName('x86_64')}`;
+      const matrix = await urlMatrix('private-ca', tarball, `sha512: ${sums.get(tarballName('x86_64'))}`);
+      const command = (cacheDir: string, env: Record<string, string>) =>
+        execa(join(REPO_ROOT, 'harness', 'launcher.sh'), ['run', matrix, '--quiet', '--json', join(cacheDir, 'results.json'), '--junit', join(cacheDir, 'junit.xml')], { reject: false, env: { HARNESS_CACHE: cacheDir, CI: '1', ...env } });
+      const untrusted = await command(await freshCache(), {});
+      expect(untrusted.exitCode, untrusted.stderr).toBe(2);
+      expect(untrusted.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^harness: https:\S+x86_64\.tar\.gz: cannot download: /)]);
+      const cacheDir = await freshCache();
+      const trusted = await command(cacheDir, { NODE_EXTRA_CA_CERTS: join(pki, 'ca.pem') });
+      expect(trusted.exitCode, trusted.stderr).toBe(0);
+      expect(await cacheEntries(cacheDir)).toEqual([expect.stringMatching(new RegExp(`^[0-9a-f]{64}/${tarballName('x86_64').replaceAll('.', '\\.')}$`))]);
+      const results = JSON.parse(await readFile(join(cacheDir, 'results.json'), 'utf8')) as RunResults;
+      expect(results.results.length).toBeGreaterThan(0);
+      expect(results.results.every((r) => r.verdict === 'passed' || r.verdict === 'known-failure' || r.verdict === 'skipped')).toBe(true);
+      const unreadable = await command(await freshCache(), { NODE_EXTRA_CA_CERTS: join(pki, 'absent.pem') });
+      expect(unreadable.exitCode).toBe(2);
+      expect(unreadable.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^harness: NODE_EXTRA_CA_CERTS=\S+absent\.pem: cannot read it \(ENOENT\): fix the path or unset it$/)]);
+    } finally {
+      await new Promise((done) => tls.close(done));
+    }
   });
 
   it.skipIf(!IS_ROOT)('harness check <url with {arch}> runs the ISAs whose tarball the server has; a second check fetches nothing', async () => {

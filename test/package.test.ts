@@ -2,7 +2,7 @@
 // temp prefix, then its `harness` command run from outside the repository. The package must
 // carry compiled JavaScript (no TypeScript compiled at start), matrices, recipes and suites,
 // and no tests, benchmarks or TypeScript sources.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
@@ -43,7 +43,7 @@ describe('the packed package', () => {
     // Code caches are left by runs, one per command: none was packed from the checkout's.
     expect(own.filter((f) => f.endsWith('.v8-cache'))).toEqual([]);
     for (const needed of [
-      'harness/bin.mjs', 'harness/bundle/cli.cjs', 'harness/cli.js', 'harness/run.js', 'harness/.build-stamp', 'harness/sandbox/sandbox-run.c',
+      'harness/launcher.sh', 'harness/bin.mjs', 'harness/bundle/cli.cjs', 'harness/cli.js', 'harness/run.js', 'harness/.build-stamp', 'harness/sandbox/sandbox-run.c',
       'harness/suites/busybox/cases.yaml', 'harness/suites/musl/probes/iconv.c', 'images/build.js', 'images/busybox.config',
       'images/rootfs/etc/passwd', 'matrices/default.yaml', 'package.json',
     ]) {
@@ -59,6 +59,8 @@ describe('the packed package', () => {
     const env = { HARNESS_REQUIRE_COMPILED: '1' };
     const version = await execa(harness, ['--version'], { cwd: scratch, env });
     expect(version.stdout.trim()).toBe(harnessVersion());
+    // The command is launcher.sh, found through npm's link to it.
+    expect(await realpath(harness)).toBe(join(installed, 'harness', 'launcher.sh'));
     const list = await execa(harness, ['list', '--arch', 'aarch64', '--suite', 'image'], { cwd: scratch, env, reject: false });
     expect(list.stderr).toBe('');
     expect(list.exitCode).toBe(0);

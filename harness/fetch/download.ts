@@ -5,11 +5,13 @@
 // entries (and fetches nothing).
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, readdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { chmod, readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { rootCertificates } from 'node:tls';
 import { makeCacheTempDir, renameIntoPlace } from '../cache-temp.ts';
 import { HarnessError } from '../errors.ts';
 import { removeTree } from '../rootfs/cache.ts';
@@ -101,9 +103,29 @@ function parseUrl(url: string): URL {
   return parsed;
 }
 
+/**
+ * For HTTPS where NODE_EXTRA_CA_CERTS names a file: a connection pool that trusts those
+ * certificates besides Node's own. The `harness` command starts Node without them
+ * (launcher.sh), so they are read here, where they are needed; undefined otherwise.
+ */
+async function extraCaDispatcher(url: URL): Promise<object | undefined> {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (url.protocol !== 'https:' || !file) return undefined;
+  const extra = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new HarnessError(`NODE_EXTRA_CA_CERTS=${file}: cannot read it (${error.code ?? error.message}): fix the path or unset it`);
+  });
+  // require, not import(): the bundle runs as a vm.Script, which has no loader for import() of a package it leaves out.
+  const { Agent } = createRequire(import.meta.url)('undici') as typeof import('undici');
+  return new Agent({ connect: { ca: [...rootCertificates, extra] } });
+}
+
 /** Streams the body into `file`; returns its sha512 (hex). */
 async function transfer(url: string, file: string, options: DownloadOptions): Promise<string> {
-  const response = await fetch(parseUrl(url), { signal: options.signal, redirect: 'follow' }).catch((error: unknown) => {
+  const parsed = parseUrl(url);
+  const dispatcher = await extraCaDispatcher(parsed);
+  // `dispatcher` is undici's own option of Node's fetch, absent from the DOM type.
+  const init = { signal: options.signal, redirect: 'follow', ...(dispatcher && { dispatcher }) } as RequestInit;
+  const response = await fetch(parsed, init).catch((error: unknown) => {
     if (options.signal?.aborted) throw options.signal.reason;
     throw new HarnessError(`${url}: cannot download: ${networkProblem(error)}`);
   });
