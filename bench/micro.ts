@@ -8,7 +8,7 @@
 //   npx tsx bench/micro.ts [cases-per-isa] [isa ...]     (default: 300 on aarch64 and s390x)
 //
 // Wall and CPU (user + sys of the whole process tree, from /usr/bin/time) are printed for
-// each. Targets: harness within 1.5x of the floor's wall at 600 cases, a Node-side share under
+// each, after one untimed warm-up run of each. Targets: harness within 1.5x of the floor's wall at 600 cases, a Node-side share under
 // 0.5 ms per case, and at jobs 2 at least 1.8x the speed of jobs 1 on 2 cores. Touches nothing
 // outside its temp dir (the /proc mounts it makes there are removed before it ends).
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,6 +31,8 @@ const cores = availableParallelism();
 const total = perIsa * isas.length;
 const GUEST_DIR = '/opt/static';
 const TRIVIAL = 'int main(void) { return 0; }\n';
+/** The `harness` command as installed. */
+const LAUNCHER = join(REPO_ROOT, 'harness', 'launcher.sh');
 
 interface Timing {
   wall: number;
@@ -103,7 +105,7 @@ try {
   await writeFile(floorList, interleave(floorLines).join('\n') + '\n');
 
   const harness = (jobs: number | 'auto') => matrixFor(jobs).then((matrix) =>
-    timed(['node', join(REPO_ROOT, 'harness', 'bin.mjs'), 'run', matrix, '--quiet', '--junit', join(scratch, 'junit.xml'), '--json', join(scratch, 'results.json')]));
+    timed([LAUNCHER, 'run', matrix, '--quiet', '--junit', join(scratch, 'junit.xml'), '--json', join(scratch, 'results.json')]));
   const floor = (jobs: number) => timed(['xargs', '-a', floorList, '-P', String(jobs), '-L', '1', 'chroot'], { env });
   const helperAlone = () => timed(['sh', '-c', 'for f in "$@"; do "$0" --serve $$ < "$f" > /dev/null & done; wait', helper.helper, ...requestFiles]);
 
@@ -119,12 +121,17 @@ try {
       for (const proc of procMounts.splice(0)) await execa('umount', [proc]);
     }
   };
+  // Each once untimed, so every timed run is a warm one: the CLI's code cache (its first run
+  // after a build writes it), the emulators and binaries in the page cache, the kernel's slabs.
+  await harness('auto');
+  await floorWithProc(cores);
+  await helperAlone();
   console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   // As users run it: jobs: auto.
   const h = await harness('auto');
   const f = await floorWithProc(cores);
   const a = await helperAlone();
-  const startup = await timed(['node', join(REPO_ROOT, 'harness', 'bin.mjs'), '--version']);
+  const startup = await timed([LAUNCHER, '--version']);
   const perCaseMs = (seconds: number) => ((seconds * 1000) / total).toFixed(2);
   console.log(`${total} trivial cases (${perIsa} per ISA on ${isas.map((i) => i.name).join(', ')}), ${cores} cores, one run each`);
   console.log(`harness (CLI, jobs: auto = ${autoJobs(cores)}): wall ${h.wall.toFixed(2)} s  cpu ${h.cpu.toFixed(2)} s`);
