@@ -502,11 +502,30 @@ static void write_all(int fd, const char *data, size_t len) {
   }
 }
 
+/* Answer frames wait here until the helper would block (flush_frames before each poll and at
+ * a case's end): a short case's status and done then reach the harness in one write, one
+ * wake-up and one read, instead of four. */
+static char answer_buf[1 << 16];
+static size_t answer_len;
+
+static void flush_frames(void) {
+  write_all(ANSWER_FD, answer_buf, answer_len);
+  answer_len = 0;
+}
+
 static void frame(const char *kind, const char *data, size_t len) {
   char head[128];
   int n = snprintf(head, sizeof head, "%s %s %zu\n", serving_id, kind, len);
-  write_all(ANSWER_FD, head, n);
-  write_all(ANSWER_FD, data, len);
+  if (answer_len + n + len > sizeof answer_buf) flush_frames();
+  memcpy(answer_buf + answer_len, head, n);
+  answer_len += n;
+  if (len > sizeof answer_buf - answer_len) {
+    flush_frames();
+    write_all(ANSWER_FD, data, len);
+    return;
+  }
+  memcpy(answer_buf + answer_len, data, len);
+  answer_len += len;
 }
 
 /* P's own status lines: framed when serving, on fd 3 otherwise. */
@@ -692,6 +711,7 @@ static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_l
       long long left = (long long)s->timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000);
       wait_ms = left <= 0 ? 0 : left > (1 << 30) ? (1 << 30) : (int)left;
     }
+    flush_frames();
     int ready = poll(fds, n, wait_ms);
     if (ready == 0 && !reaped && !killed) {
       timed_out = killed = 1;
@@ -749,6 +769,7 @@ done:
     long long us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
     int n = snprintf(line, sizeof line, "%llu %llu %lld", relays[0].total, relays[1].total, us);
     frame("done", line, n);
+    flush_frames();
   }
   if (failure && pid < 0) return 125;
   return WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status) : WEXITSTATUS(wait_status);
@@ -794,6 +815,7 @@ static int serve(pid_t parent) {
     if (parse_spec(argc, argv, &s, why, sizeof why) < 0) {
       status_line("error %s", why);
       frame("done", "0 0 0", 5);
+      flush_frames();
     } else {
       run_case(&s, payload + r.args_len, r.stdin_len, devnull);
     }
