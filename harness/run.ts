@@ -4,6 +4,7 @@ import { release, machine } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { caseSpec, type TestCase } from './case.ts';
 import { qemuVersion } from './host/binfmt.ts';
+import { idleShareSampler } from './host/cpu-idle.ts';
 import type { Isa } from './isa.ts';
 import { jobKnownFailure, type Job, type PlanFilters, type PlannedCase } from './matrix/plan.ts';
 import type { KnownFailure, Matrix } from './matrix/schema.ts';
@@ -19,7 +20,7 @@ import type { Attempt, CaseResult, RunResults } from './results.ts';
 import { runCase } from './run-case.ts';
 import { describeLimitMechanisms } from './sandbox/cgroup.ts';
 import { runDeadline, suiteDeadlines } from './run-deadlines.ts';
-import { abortReason, autoJobs, DeadlineError, schedule } from './scheduler.ts';
+import { abortReason, autoJobs, autoScaleFor, DeadlineError, schedule } from './scheduler.ts';
 import { expandSubResults } from './subresults.ts';
 import type { ImageFacts, Toolchain } from './suites/suite.ts';
 import type { TriageBoot } from './triage/index.ts';
@@ -105,6 +106,8 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
   const signal = options.signal;
   const { matrix, plan, isas, handlers, images, checks, cases: ordered, shard } = await prepareRun({ ...options, build: true });
   const concurrency = options.jobs ?? (matrix.jobs === 'auto' ? autoJobs() : matrix.jobs);
+  // jobs: auto also adds slots while the cores stand idle (cases that sleep or wait on the kernel).
+  const autoScale = options.jobs === undefined && matrix.jobs === 'auto' ? autoScaleFor(idleShareSampler()) : undefined;
   const results: CaseResult[] = [...checks];
   const byId = new Map(ordered.map((p, index) => [String(index), p]));
   const imageOf = (p: PlannedCase) => images.get(`${p.job.image.name}/${p.job.isa.name}`)!;
@@ -164,6 +167,7 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
       })),
       {
         concurrency,
+        autoScale,
         retries: matrix.retries,
         failFast: options.failFast ?? matrix.failFast,
         signal,

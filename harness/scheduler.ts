@@ -16,6 +16,41 @@ export function autoJobs(cores: number = availableParallelism()): number {
   return cores * AUTO_JOBS_PER_CORE;
 }
 
+/** `jobs: auto` may add slots up to this many per core while the cores stand idle. */
+export const AUTO_JOBS_MAX_PER_CORE = 4;
+
+/**
+ * Slots that follow the machine: start at `min`; while jobs wait and the cores stood idle for
+ * most of the last interval (cases sleeping, or waiting on the kernel), one more slot, up to
+ * `max`; back down towards `min` once the cores are busy again.
+ */
+export interface AutoScale {
+  min: number;
+  max: number;
+  /** The share of the machine's CPU time that was idle since the last call (0 to 1). */
+  idleShare: () => number;
+  intervalMs: number;
+}
+
+/** How often the slots are reconsidered: often enough to fill a core within a short sleep. */
+const AUTO_SCALE_INTERVAL_MS = 250;
+
+/** `jobs: auto`'s scaling on this machine, reading idle time from `idleShare` (host/cpu-idle.ts). */
+export function autoScaleFor(idleShare: () => number, cores: number = availableParallelism()): Omit<AutoScale, 'min'> {
+  return { max: cores * AUTO_JOBS_MAX_PER_CORE, idleShare, intervalMs: AUTO_SCALE_INTERVAL_MS };
+}
+
+/** Idle above this share of an interval adds a slot; below the lower one, a slot goes. */
+const RAISE_AT_IDLE = 0.1;
+const LOWER_AT_IDLE = 0.02;
+
+/** The slot count after one interval (pure). */
+export function nextConcurrency(current: number, idle: number, waiting: boolean, scale: Pick<AutoScale, 'min' | 'max'>): number {
+  if (waiting && idle > RAISE_AT_IDLE && current < scale.max) return current + 1;
+  if (idle < LOWER_AT_IDLE && current > scale.min) return current - 1;
+  return current;
+}
+
 export interface ScheduledJob<T> {
   id: string;
   /** The scope (e.g. one suite on one ISA) whose timeout bounds this job. */
@@ -31,6 +66,8 @@ export interface Deadline {
 
 export interface ScheduleOptions<T> {
   concurrency: number;
+  /** Slots follow the machine's idle time (jobs: auto), from `concurrency` up to `autoScale.max`. */
+  autoScale?: Omit<AutoScale, 'min'>;
   /** Extra attempts after a failed one; a job that needed one and then passed is flaky. */
   retries: number;
   passed: (outcome: T) => boolean;
@@ -90,6 +127,10 @@ export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOpti
   };
   const queue = new PQueue({ concurrency: Math.max(1, options.concurrency) });
   const settled = new Map<string, T[]>();
+  const scale = options.autoScale && { ...options.autoScale, min: queue.concurrency };
+  const scaler = scale && setInterval(() => {
+    queue.concurrency = nextConcurrency(queue.concurrency, scale.idleShare(), queue.size > 0, scale);
+  }, scale.intervalMs).unref();
 
   const runJob = async (job: ScheduledJob<T>) => {
     const signal = jobSignal(job.scope);
@@ -108,6 +149,7 @@ export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOpti
   try {
     await Promise.all(jobs.map((job) => queue.add(() => runJob(job))));
   } finally {
+    clearInterval(scaler);
     for (const timer of timers) clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
   }

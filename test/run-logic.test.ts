@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { TestCase } from '../harness/case.ts';
 import { applyCrossIsaOracle } from '../harness/oracle.ts';
 import type { Attempt, CaseResult } from '../harness/results.ts';
-import { schedule } from '../harness/scheduler.ts';
+import { idleShareSampler } from '../harness/host/cpu-idle.ts';
+import { nextConcurrency, schedule } from '../harness/scheduler.ts';
 import { judge } from '../harness/verdict.ts';
 
 const attempt = (over: Partial<Attempt> = {}): Attempt => ({
@@ -59,6 +60,44 @@ describe('schedule', () => {
     const jobs = Array.from({ length: 10 }, (_, i) => ({ id: String(i), attempt: async () => i !== 0 }));
     const settled = await schedule(jobs, { concurrency: 1, retries: 0, passed: (ok) => ok, failFast: true });
     expect(settled.size).toBe(1);
+  });
+  it('jobs: auto adds a slot while the cores stand idle and jobs wait, up to max, and gives it back once they are busy', () => {
+    const scale = { min: 4, max: 8 };
+    expect(nextConcurrency(4, 0.5, true, scale)).toBe(5);
+    expect(nextConcurrency(8, 0.5, true, scale)).toBe(8);
+    // Nothing waiting: no slot would be used.
+    expect(nextConcurrency(4, 0.5, false, scale)).toBe(4);
+    expect(nextConcurrency(6, 0.05, true, scale)).toBe(6);
+    expect(nextConcurrency(6, 0, true, scale)).toBe(5);
+    expect(nextConcurrency(4, 0, true, scale)).toBe(4);
+  });
+  it("reads the machine's idle share from /proc/stat: a share from 0 to 1 per interval", async () => {
+    const idleShare = idleShareSampler();
+    await new Promise((done) => setTimeout(done, 50));
+    const share = idleShare();
+    expect(share).toBeGreaterThanOrEqual(0);
+    expect(share).toBeLessThanOrEqual(1);
+  });
+  it('with autoScale, more jobs run at once while idle time is reported, never past max', async () => {
+    let running = 0;
+    let peak = 0;
+    const jobs = Array.from({ length: 40 }, (_, i) => ({
+      id: String(i),
+      attempt: async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((done) => setTimeout(done, 30));
+        running--;
+        return true;
+      },
+    }));
+    const settled = await schedule(jobs, { concurrency: 2, retries: 0, passed: Boolean, autoScale: { max: 5, idleShare: () => 0.9, intervalMs: 5 } });
+    expect(settled.size).toBe(40);
+    expect(peak).toBe(5);
+    running = 0;
+    peak = 0;
+    await schedule(jobs, { concurrency: 2, retries: 0, passed: Boolean, autoScale: { max: 5, idleShare: () => 0, intervalMs: 5 } });
+    expect(peak).toBe(2);
   });
   it('runs nothing when already cancelled', async () => {
     const controller = new AbortController();

@@ -31,7 +31,7 @@
  * timeouts: { case: 30s, suite: 30m, run: 2h }   # on a native ISA; the ISA's timeoutMultiplier scales case and suite
  * limits: { memory: 2GiB, pids: 1024, tmp: 1GiB, output: 1MiB }   # per case (the defaults); a suite's `limits:` overrides
  * retries: 1               # extra attempts for a failing case; a case that needed one is flaky
- * jobs: auto               # cases at once: auto (twice the cores: scheduler.ts) or a positive number
+ * jobs: auto               # cases at once: auto (twice the cores, more while they stand idle: scheduler.ts) or a positive number
  * fail_fast: false         # stop scheduling after the first failure
  * known_failures:          # failures that are reported as known-failure, not failed
  *   - { test: 'musl/robust-*', arch: s390x, reason: 'qemu-user 7.2: ...', link: 'https://...' }
