@@ -1,6 +1,6 @@
-// The kernel side of per-case limits: a cgroup per running case, made by the harness under the
-// cgroup it already sits in (never elsewhere), limited, read after the case, then emptied
-// cgroups kept for the next case (removed at exit).
+// The kernel side of per-case limits: a set of cgroups per sandbox helper (one per job slot),
+// made by the harness under the cgroup it already sits in (never elsewhere), limited for each
+// case the helper runs, read after it, and removed at exit.
 // Memory: cgroup v2 where the host delegated its memory controller to us, else a v1 memory
 // cgroup, else RLIMIT_AS on the emulator (qemu-user ignores a guest's own RLIMIT_AS, but the
 // host process's limit binds). Processes: pids.max (v2 or v1), else none.
@@ -13,6 +13,7 @@ import { join, posix } from 'node:path';
 import { isAlive } from '../cache-temp.ts';
 import { addressSpaceLimit, type Isa } from '../isa.ts';
 import type { LimitHit, Limits } from '../limits.ts';
+import type { HelperIdentity } from './server.ts';
 
 export type CgroupVersion = 'cgroup2' | 'cgroup1';
 
@@ -197,7 +198,7 @@ export interface CaseLimits {
   /** RLIMIT_AS for the guest when memory has no cgroup. */
   rlimitAs?: number;
   hits(): Promise<LimitHit[]>;
-  /** Gives the cgroups back for the next case once they are empty, else removes them. */
+  /** Keeps the cgroups for the helper's next case; removes them when the helper is gone. */
   release(): Promise<void>;
 }
 
@@ -214,8 +215,10 @@ function writeIfPresent(path: string, text: string): void {
 /**
  * One set of case cgroups (case-<n> under each hierarchy's harness-<pid>), reused case after
  * case: a memory cgroup's mkdir and rmdir each blocked the event loop for about half a
- * millisecond (bench/micro.ts), more than the rest of a case's Node-side work. Between cases it
- * is empty (the helper answers once init is reaped, and init goes last in its pid namespace);
+ * millisecond (bench/micro.ts), more than the rest of a case's Node-side work. Each set
+ * belongs to one sandbox helper, which sits in it, so its cases' init is born inside it and no
+ * process moves per case (sandbox-run.c, join_cgroups). Between cases it holds that helper
+ * alone (the helper answers once init is reaped, and init goes last in its pid namespace);
  * limits are rewritten when they differ, and hits are counted against the event counters'
  * values at the case's start, so each case sees only its own.
  */
@@ -225,8 +228,12 @@ interface CgroupSet {
   pids?: { dir: string; max?: number; events: number };
 }
 
-const idleSets: CgroupSet[] = [];
+/** Dirs of sets whose helper waits for its next case: in use, not leaked. */
 const idleDirs = new Set<string>();
+/** Each helper's own set, from its first case on. */
+const setOf = new WeakMap<HelperIdentity, CgroupSet>();
+/** The helper sits in its set: one task more than the case's own limit. */
+const HELPER_TASKS = 1;
 let setCounter = 0;
 
 async function newSet(found: LimitMechanisms): Promise<CgroupSet> {
@@ -268,20 +275,31 @@ function limitMemory(memory: NonNullable<CgroupSet['memory']>, bytes: number): v
   memory.bytes = bytes;
 }
 
-export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string): Promise<CaseLimits> {
+/** The cgroups of `helper`'s next case: its own set, made at its first. */
+export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string, helper: HelperIdentity): Promise<CaseLimits> {
   const found = await limitMechanisms();
-  const set = idleSets.pop() ?? (await newSet(found));
-  for (const dir of set.dirs) idleDirs.delete(dir);
+  let set = setOf.get(helper);
+  if (!set) {
+    set = await newSet(found);
+    setOf.set(helper, set);
+  }
+  const own = set;
+  for (const dir of own.dirs) idleDirs.delete(dir);
   try {
-    if (set.memory) limitMemory(set.memory, limits.memoryBytes);
-    if (set.pids && set.pids.max !== limits.pids) {
-      writeFileSync(join(set.pids.dir, 'pids.max'), String(limits.pids));
-      set.pids.max = limits.pids;
+    if (own.memory) limitMemory(own.memory, limits.memoryBytes);
+    if (own.pids && own.pids.max !== limits.pids + HELPER_TASKS) {
+      writeFileSync(join(own.pids.dir, 'pids.max'), String(limits.pids + HELPER_TASKS));
+      own.pids.max = limits.pids + HELPER_TASKS;
     }
   } catch (error) {
-    await removeSet(set);
+    setOf.delete(helper);
+    await removeSet(own);
     throw error;
   }
+  return ownSetLimits(own, found, limits, isa, hostMachine, helper);
+}
+
+function ownSetLimits(set: CgroupSet, found: LimitMechanisms, limits: Limits, isa: Isa, hostMachine: string, helper: HelperIdentity): CaseLimits {
   /** The counters now; the case's hits are what it adds to those at its start. */
   const counters = () => ({
     ooms: set.memory ? oomKills(set.memory.dir, set.memory.kind) : 0,
@@ -302,23 +320,33 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string):
       return hits;
     },
     release: async () => {
-      // A case whose helper was killed may still have processes on their way out: never reused.
-      // (Every process of the case is in each hierarchy's cgroup at once: one of them tells.)
-      if (set.dirs.length && !isEmpty(set.dirs[0]!)) return removeSet(set);
+      // A helper that was killed leaves its set (whose processes may still be on their way out),
+      // which is then removed once empty, never reused. (Every process of the case is in each
+      // hierarchy's cgroup at once: one of them tells.)
+      if (!helper.alive) {
+        setOf.delete(helper);
+        return removeSet(set);
+      }
+      if (set.dirs.length && !holdsOnly(set.dirs[0]!, helper.pid)) {
+        // Cannot happen while the helper lives (init was reaped): kept out of use, removed at exit.
+        setOf.delete(helper);
+        return;
+      }
       if (!counted) {
         const now = counters();
         if (set.memory) set.memory.ooms = now.ooms;
         if (set.pids) set.pids.events = now.events;
       }
-      idleSets.push(set);
       for (const dir of set.dirs) idleDirs.add(dir);
     },
   };
 }
 
-function isEmpty(cgroup: string): boolean {
+/** True when the cgroup holds no process but `pid` (the helper, which need not have joined yet). */
+function holdsOnly(cgroup: string, pid: number | undefined): boolean {
   try {
-    return readFileSync(join(cgroup, 'cgroup.procs'), 'utf8') === '';
+    const procs = readFileSync(join(cgroup, 'cgroup.procs'), 'utf8');
+    return procs === '' || procs === `${pid}\n`;
   } catch {
     return false;
   }

@@ -27,11 +27,11 @@ import { caseFileBytes, type CaseFile } from '../case.ts';
 import { HarnessError } from '../errors.ts';
 import { addressSpaceLimit, guestLaunch, type Isa } from '../isa.ts';
 import { DEFAULT_LIMITS, type LimitHit, type Limits } from '../limits.ts';
-import { caseLimits } from './cgroup.ts';
+import { type CaseLimits, caseLimits } from './cgroup.ts';
 import { sandboxHost } from './helper.ts';
 import { ownStagingPrefix } from './leaks.ts';
 import { capChunks } from './output.ts';
-import { type CaseAnswer, startCase } from './server.ts';
+import { type CaseAnswer, type TakenHelper, takeHelper } from './server.ts';
 
 export { OUTPUT_CAP_BYTES } from './output.ts';
 export { type HostSnapshot, type Leaks, hasLeaks, sandboxLeaks, snapshotHost } from './leaks.ts';
@@ -167,17 +167,23 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const rootless = process.getuid?.() !== 0;
   const staging = stageFiles(opts);
   if (staging) trackStaging(staging);
-  const cgroups = rootless ? undefined : await caseLimits(limits, opts.isa, HOST_MACHINE);
+  // The helper first: its cgroups are its own set, which it joined at its first case (cgroup.ts).
+  const helper = takeHelper(host.helper);
+  let started = false;
+  let cgroups: CaseLimits | undefined;
   try {
+    if (!rootless) cgroups = await caseLimits(limits, opts.isa, HOST_MACHINE, helper.owner);
     const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
     const args = helperArgs({
       mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, stderrToStdout: opts.stderrToStdout, cwd: opts.cwd, argv: opts.argv,
       cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, HOST_MACHINE),
     });
-    const result = await runHelper(host.helper, args, opts, limits);
+    started = true;
+    const result = await runHelper(helper, args, opts, limits);
     const hits = [...(cgroups ? await cgroups.hits() : []), ...result.limitHits];
     return { ...result, limitHits: hits };
   } finally {
+    if (!started) helper.giveBack();
     await cgroups?.release();
     if (staging) {
       rmSync(staging, { recursive: true, force: true });
@@ -186,9 +192,9 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   }
 }
 
-async function runHelper(helper: string, args: string[], opts: SandboxRunOptions, limits: Limits): Promise<SandboxRunResult> {
+async function runHelper(helper: TakenHelper, args: string[], opts: SandboxRunOptions, limits: Limits): Promise<SandboxRunResult> {
   const started = performance.now();
-  const running = startCase(helper, servedArgs(guestEnv(opts.isa, opts.env), limits.outputBytes, opts.stdin !== undefined, args), opts.stdin);
+  const running = helper.start(servedArgs(guestEnv(opts.isa, opts.env), limits.outputBytes, opts.stdin !== undefined, args), opts.stdin);
 
   let timedOut = false;
   let stopping = false;

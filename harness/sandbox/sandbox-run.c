@@ -19,8 +19,8 @@
  * guest (the VM's /init runs cases so).
  *
  * Limits (the harness decides them; limits.ts, cgroup.ts): --cgroup: a cgroup directory the
- * harness made for this case; init joins it before anything runs, so every guest process is
- * charged to it. --tmpfs-size: the per-run tmpfs (every write of the case, /tmp included) is
+ * harness made for this helper's cases; this process joins it before cloning init (join_cgroups),
+ * so every guest process is charged to it. --tmpfs-size: the per-run tmpfs (every write of the case, /tmp included) is
  * that big; when the guest leaves it full, a "full tmpfs" line precedes the exit status.
  * --rlimit-as: RLIMIT_AS of the guest (the emulator itself), where no cgroup is available.
  * --output-cap (serve): bytes of stdout and of stderr passed on; the rest is read and counted.
@@ -126,12 +126,6 @@ static void die(const char *fmt, ...) {
   va_end(ap);
   report("error %s: %s", msg, strerror(errno));
   _exit(125);
-}
-
-static void write_file(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write(fd, text, strlen(text)) < 0) die("write %s", path);
-  close(fd);
 }
 
 static void path_join(char *out, size_t size, const char *a, const char *b) {
@@ -321,13 +315,36 @@ static void reset_signals(void) {
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
 }
 
-/* Called by init before any mount: the guest and all it starts are charged to these cgroups. */
-static void join_cgroups(char *const *cgroups, int ncgroups) {
-  for (int i = 0; i < ncgroups; i++) {
+/* The cgroups this process sits in. It joins a case's before cloning init, which is then born
+ * inside them with all it starts: no process moves per case. Moving one takes the kernel's
+ * cgroup threadgroup lock for writing, which waits out an RCU grace period and holds up every
+ * fork and exit on the machine meanwhile (0.5-1 ms a case at two at once, bench/micro.ts).
+ * Served, the cgroups are the helper's own set (the harness gives each helper one), so it
+ * joins them once; the helper counts as one of their tasks (cgroup.ts allows for it). */
+static char joined[MAX_CGROUPS][4096];
+static int njoined;
+
+/* Joins the spec's cgroups unless already in them; on failure the reason is in `why`. */
+static int join_cgroups(const struct spec *s, char *why, size_t size) {
+  int same = s->ncgroups == njoined;
+  for (int i = 0; same && i < s->ncgroups; i++) same = !strcmp(joined[i], s->cgroups[i]);
+  if (same) return 0;
+  njoined = 0;
+  for (int i = 0; i < s->ncgroups; i++) {
     char procs[4096];
-    path_join(procs, sizeof procs, cgroups[i], "/cgroup.procs");
-    write_file(procs, "0");
+    if ((size_t)snprintf(procs, sizeof procs, "%s/cgroup.procs", s->cgroups[i]) >= sizeof procs) errno = ENAMETOOLONG;
+    else {
+      int fd = open(procs, O_WRONLY | O_CLOEXEC);
+      int ok = fd >= 0 && write(fd, "0", 1) == 1;
+      if (fd >= 0) close(fd);
+      if (ok) continue;
+    }
+    snprintf(why, size, "join the cgroup %s", s->cgroups[i]);
+    return -1;
   }
+  for (int i = 0; i < s->ncgroups; i++) snprintf(joined[i], sizeof joined[i], "%s", s->cgroups[i]);
+  njoined = s->ncgroups;
+  return 0;
 }
 
 /* After the guest: a write-full tmpfs explains the guest's ENOSPC failures (overlay statfs is its upper's). */
@@ -423,7 +440,6 @@ static int child_main(void *arg) {
   close(SYNC_FD);
   reset_signals();
   if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) die("status fd");
-  join_cgroups(s->cgroups, s->ncgroups);
   char root[4096];
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
   make_root((char **)s->lowers, s->nlowers, s->mnt, s->userns, s->force_copy, s->tmpfs_size, root, sizeof root);
@@ -658,6 +674,11 @@ static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_l
   if (pipe2(sync, O_CLOEXEC) < 0 || (serving && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0)) ||
       (serving && s->has_stdin && pipe2(in, O_CLOEXEC) < 0)) {
     failure = "pipe";
+    goto done;
+  }
+  static char join_failure[4200];
+  if (join_cgroups(s, join_failure, sizeof join_failure) < 0) {
+    failure = join_failure;
     goto done;
   }
   int guest_out = serving ? out[1] : 1;

@@ -52,11 +52,15 @@ export function encodeRequest(id: string, args: readonly string[], stdin: string
   return Buffer.concat([Buffer.from(`${id} run ${argBytes.length} ${stdinBytes.length}\n`), argBytes, stdinBytes]);
 }
 
-class Helper {
+class Helper implements HelperIdentity {
   readonly child: ChildProcessByStdio<Writable, Readable, null>;
   private buffer: Buffer = Buffer.alloc(0);
   pending: Pending | undefined;
   alive = true;
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
 
   constructor(binary: string) {
     this.child = spawn(binary, ['--serve', String(process.pid)], { stdio: ['pipe', 'pipe', 'ignore'], env: { [SANDBOX_OWNER_ENV]: sandboxOwner() } });
@@ -129,40 +133,68 @@ const idle: Helper[] = [];
 let nextId = 0;
 let exitHookInstalled = false;
 
-/** Runs one case on an idle helper of `binary` (a new one when all are busy: one per job slot). */
-export function startCase(binary: string, args: readonly string[], stdin: string | undefined): RunningCase {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // SIGKILL: each helper's running init dies by PDEATHSIG, the kernel tears down its namespace.
-    process.once('exit', () => {
-      for (const helper of pool) helper.child.kill('SIGKILL');
-    });
-    // Nothing left to do: idle helpers end at the end of their requests and are reaped, so the
-    // process's CPU accounting (time(1), rusage) includes theirs and their cases'.
-    process.on('beforeExit', () => {
-      for (const helper of idle.splice(0)) {
-        helper.hold(true);
-        helper.child.stdin.end();
-      }
-    });
-  }
+/** A helper taken for one case: its cgroups are chosen by its identity (`owner`), then `start` runs the case. */
+export interface TakenHelper {
+  /** Stands for this helper while it lives: the key of the cgroups it sits in (cgroup.ts). */
+  readonly owner: HelperIdentity;
+  /** Runs the case; the helper is idle again once it ends. */
+  start(args: readonly string[], stdin: string | undefined): RunningCase;
+  /** Gives the helper back unused (the case failed before it started). */
+  giveBack(): void;
+}
+
+/** What cgroup.ts needs to know of the helper whose set it keeps. */
+export interface HelperIdentity {
+  readonly pid: number | undefined;
+  readonly alive: boolean;
+}
+
+function installExitHooks(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // SIGKILL: each helper's running init dies by PDEATHSIG, the kernel tears down its namespace.
+  process.once('exit', () => {
+    for (const helper of pool) helper.child.kill('SIGKILL');
+  });
+  // Nothing left to do: idle helpers end at the end of their requests and are reaped, so the
+  // process's CPU accounting (time(1), rusage) includes theirs and their cases'.
+  process.on('beforeExit', () => {
+    for (const helper of idle.splice(0)) {
+      helper.hold(true);
+      helper.child.stdin.end();
+    }
+  });
+}
+
+/** An idle helper of `binary` for one case (a new one when all are busy: one per job slot). */
+export function takeHelper(binary: string): TakenHelper {
+  installExitHooks();
   let helper = idle.pop();
   while (helper && !helper.alive) helper = idle.pop();
   if (!helper) {
     helper = new Helper(binary);
     pool.add(helper);
   }
-  const id = `c${++nextId}`;
   const used = helper;
-  used.hold(true);
-  const done = used.run(id, args, stdin).then((answer) => {
+  const makeIdle = () => {
     if (used.alive) {
       used.hold(false);
       idle.push(used);
     }
-    return answer;
-  });
-  return { done, kill: () => used.kill(id), killHelper: () => used.child.kill('SIGKILL') };
+  };
+  return {
+    owner: used,
+    giveBack: makeIdle,
+    start(args, stdin) {
+      const id = `c${++nextId}`;
+      used.hold(true);
+      const done = used.run(id, args, stdin).then((answer) => {
+        makeIdle();
+        return answer;
+      });
+      return { done, kill: () => used.kill(id), killHelper: () => used.child.kill('SIGKILL') };
+    },
+  };
 }
 
 /** Pids of helpers waiting for a case: alive by design, holding nothing of a case. */
