@@ -1,8 +1,9 @@
 // Benchmark (not a test): the per-case cost. N trivial static cases per ISA
 // (`int main(void){return 0;}`) through the harness's static suite, in one run against
 //   - the bare floor: `xargs -P <cores> -L 1 chroot ROOT /opt/static/tN`, ROOT with /proc;
-//   - the sandbox helper alone: one `sandbox-run --serve` per core fed the same case requests
-//     the harness sends (from a file, no Node), so the Node-side share shows;
+//   - the sandbox helper alone: one `sandbox-run --serve` per slot of jobs: auto, fed the same case requests
+//     the harness sends (the binary copied in, each slot's own cgroups; from a file, no Node),
+//     so the Node-side share shows;
 // then scaling: harness and floor at jobs 1, 2, 4, ... up to the core count.
 //
 //   npx tsx bench/micro.ts [cases-per-isa] [isa ...]     (default: 300 on aarch64 and s390x)
@@ -12,7 +13,7 @@
 // 0.5 ms per case, and at jobs 2 at least 1.8x the speed of jobs 1 on 2 cores. Touches nothing
 // outside its temp dir (the /proc mounts it makes there are removed before it ends).
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, machine, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { isaByName, type Isa } from '../harness/isa.ts';
@@ -22,6 +23,7 @@ import { autoJobs } from '../harness/scheduler.ts';
 import { DEFAULT_LIMITS } from '../harness/limits.ts';
 import { guestEnv, helperArgs, servedArgs } from '../harness/sandbox/index.ts';
 import { encodeRequest } from '../harness/sandbox/server.ts';
+import { caseLimits } from '../harness/sandbox/cgroup.ts';
 import { sandboxHost } from '../harness/sandbox/helper.ts';
 import { buildImages } from '../images/build.ts';
 
@@ -79,7 +81,7 @@ try {
   if (isas.some((isa) => JSON.stringify(guestEnv(isa)) !== JSON.stringify(env))) throw new Error('choose ISAs whose guests share one environment (no QEMU_CPU model), e.g. aarch64 s390x');
   // Floor roots and helper lowers: the image with the binaries in place; the floor's with /proc.
   const floorLines: string[] = [];
-  const helperArgvs: string[][] = [];
+  const served: Array<{ isa: Isa; rootfs: string; guest: string; host: string }> = [];
   const rootOf = new Map<Isa, string>();
   for (const isa of isas) {
     const image = [...prepared.images.values()].find((i) => i.isa === isa)!;
@@ -89,17 +91,25 @@ try {
     rootOf.set(isa, root);
     for (let n = 0; n < perIsa; n++) {
       floorLines.push(`${root} ${GUEST_DIR}/t${n}`);
-      helperArgvs.push(servedArgs(env, DEFAULT_LIMITS.outputBytes, false, helperArgs({ mountPoint: helper.mountPoint, lowers: [root], isa, rootless: false, tmpfsBytes: DEFAULT_LIMITS.tmpBytes, argv: [`${GUEST_DIR}/t${n}`] })));
+      served.push({ isa, rootfs: image.facts.rootfs, guest: `${GUEST_DIR}/t${n}`, host: join(scratch, 'bin', isa.name, `t${n}`) });
     }
   }
   // Interleaved like the harness interleaves ISAs.
   const interleave = <T>(lines: T[]) => lines.map((line, i) => ({ line, key: (i % perIsa) * isas.length + Math.floor(i / perIsa) })).sort((a, b) => a.key - b.key).map((e) => e.line);
-  // The helper alone: the requests dealt round-robin to one request file per job slot.
+  // The helper alone: the requests the harness sends (the binary copied in, the slot's own
+  // cgroups with the default limits), dealt round-robin to one request file per job slot.
+  // As many slots as the harness starts with for jobs: auto, so both run as many cases at once.
+  const slots = autoJobs(cores);
+  const slotCgroups = await Promise.all(Array.from({ length: slots }, () => caseLimits(DEFAULT_LIMITS, isas[0]!, machine(), { pid: undefined, alive: true })));
+  const requests = interleave(served).map(({ isa, rootfs, guest, host }, n) => {
+    const cgroups = slotCgroups[n % slots]!;
+    const args = helperArgs({ mountPoint: helper.mountPoint, lowers: [rootfs], isa, rootless: false, tmpfsBytes: DEFAULT_LIMITS.tmpBytes, cgroups: cgroups.dirs, rlimitAs: cgroups.rlimitAs, hostFiles: { [guest]: host }, argv: [guest] });
+    return encodeRequest(`c${n}`, servedArgs(env, DEFAULT_LIMITS.outputBytes, false, args), undefined);
+  });
   const requestFiles: string[] = [];
-  const requests = interleave(helperArgvs).map((argv, n) => encodeRequest(`c${n}`, argv, undefined));
-  for (let slot = 0; slot < cores; slot++) {
+  for (let slot = 0; slot < slots; slot++) {
     requestFiles.push(join(scratch, `requests-${slot}`));
-    await writeFile(requestFiles[slot]!, Buffer.concat(requests.filter((_, n) => n % cores === slot)));
+    await writeFile(requestFiles[slot]!, Buffer.concat(requests.filter((_, n) => n % slots === slot)));
   }
   const floorList = join(scratch, 'floor.txt');
   await writeFile(floorList, interleave(floorLines).join('\n') + '\n');
@@ -136,7 +146,7 @@ try {
   console.log(`${total} trivial cases (${perIsa} per ISA on ${isas.map((i) => i.name).join(', ')}), ${cores} cores, one run each`);
   console.log(`harness (CLI, jobs: auto = ${autoJobs(cores)}): wall ${h.wall.toFixed(2)} s  cpu ${h.cpu.toFixed(2)} s`);
   console.log(`xargs -P ${cores} chroot (floor):   wall ${f.wall.toFixed(2)} s  cpu ${f.cpu.toFixed(2)} s`);
-  console.log(`${cores} x helper --serve alone:  wall ${a.wall.toFixed(2)} s  cpu ${a.cpu.toFixed(2)} s`);
+  console.log(`${slots} x helper --serve alone:  wall ${a.wall.toFixed(2)} s  cpu ${a.cpu.toFixed(2)} s`);
   const ratio = h.wall / f.wall;
   console.log(`harness / floor: ${ratio.toFixed(2)}x wall, ${(h.cpu / f.cpu).toFixed(2)}x cpu (target within 1.5x wall) ${ratio <= 1.5 ? 'OK' : 'MISSED'}`);
   const nodeShare = (h.wall - a.wall) / total * 1000;
