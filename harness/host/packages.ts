@@ -26,6 +26,7 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: 'skopeo', debianPackage: 'skopeo', required: false, purpose: 'pulling images by registry reference' },
   { command: 'umoci', debianPackage: 'umoci', required: false, purpose: 'unpacking OCI image layouts' },
   { command: 'chromium', debianPackage: 'chromium', required: false, purpose: 'HTML report tests in a real browser' },
+  { command: 'openssl', debianPackage: 'openssl', required: false, purpose: 'a private CA in the HTTPS download test' },
 ];
 
 /** Packages with no command to probe, needed by the build or the tests. */
