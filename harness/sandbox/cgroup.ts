@@ -278,28 +278,21 @@ function limitMemory(memory: NonNullable<CgroupSet['memory']>, bytes: number): v
 /** The cgroups of `helper`'s next case: its own set, made at its first. */
 export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string, helper: HelperIdentity): Promise<CaseLimits> {
   const found = await limitMechanisms();
-  let set = setOf.get(helper);
-  if (!set) {
-    set = await newSet(found);
-    setOf.set(helper, set);
-  }
-  const own = set;
-  for (const dir of own.dirs) idleDirs.delete(dir);
+  const set = setOf.get(helper) ?? (await newSet(found));
+  setOf.set(helper, set);
+  for (const dir of set.dirs) idleDirs.delete(dir);
+  const pidsMax = limits.pids + HELPER_TASKS;
   try {
-    if (own.memory) limitMemory(own.memory, limits.memoryBytes);
-    if (own.pids && own.pids.max !== limits.pids + HELPER_TASKS) {
-      writeFileSync(join(own.pids.dir, 'pids.max'), String(limits.pids + HELPER_TASKS));
-      own.pids.max = limits.pids + HELPER_TASKS;
+    if (set.memory) limitMemory(set.memory, limits.memoryBytes);
+    if (set.pids && set.pids.max !== pidsMax) {
+      writeFileSync(join(set.pids.dir, 'pids.max'), String(pidsMax));
+      set.pids.max = pidsMax;
     }
   } catch (error) {
     setOf.delete(helper);
-    await removeSet(own);
+    await removeSet(set);
     throw error;
   }
-  return ownSetLimits(own, found, limits, isa, hostMachine, helper);
-}
-
-function ownSetLimits(set: CgroupSet, found: LimitMechanisms, limits: Limits, isa: Isa, hostMachine: string, helper: HelperIdentity): CaseLimits {
   /** The counters now; the case's hits are what it adds to those at its start. */
   const counters = () => ({
     ooms: set.memory ? oomKills(set.memory.dir, set.memory.kind) : 0,

@@ -169,7 +169,6 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   if (staging) trackStaging(staging);
   // The helper first: its cgroups are its own set, which it joined at its first case (cgroup.ts).
   const helper = takeHelper(host.helper);
-  let started = false;
   let cgroups: CaseLimits | undefined;
   try {
     if (!rootless) cgroups = await caseLimits(limits, opts.isa, HOST_MACHINE, helper.owner);
@@ -178,16 +177,19 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
       mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, stderrToStdout: opts.stderrToStdout, cwd: opts.cwd, argv: opts.argv,
       cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, HOST_MACHINE),
     });
-    started = true;
     const result = await runHelper(helper, args, opts, limits);
     const hits = [...(cgroups ? await cgroups.hits() : []), ...result.limitHits];
     return { ...result, limitHits: hits };
   } finally {
-    if (!started) helper.giveBack();
-    await cgroups?.release();
-    if (staging) {
-      rmSync(staging, { recursive: true, force: true });
-      liveStagingDirs.delete(staging);
+    try {
+      await cgroups?.release();
+    } finally {
+      // Only now: a case that took the helper earlier would take its cgroups before their release.
+      helper.giveBack();
+      if (staging) {
+        rmSync(staging, { recursive: true, force: true });
+        liveStagingDirs.delete(staging);
+      }
     }
   }
 }

@@ -137,9 +137,12 @@ let exitHookInstalled = false;
 export interface TakenHelper {
   /** Stands for this helper while it lives: the key of the cgroups it sits in (cgroup.ts). */
   readonly owner: HelperIdentity;
-  /** Runs the case; the helper is idle again once it ends. */
+  /** Runs the case. */
   start(args: readonly string[], stdin: string | undefined): RunningCase;
-  /** Gives the helper back unused (the case failed before it started). */
+  /**
+   * Makes the helper idle again, once its case and that case's cgroups are done with (or when
+   * the case never started): before that, another case could take it and its cgroups.
+   */
   giveBack(): void;
 }
 
@@ -176,23 +179,18 @@ export function takeHelper(binary: string): TakenHelper {
     pool.add(helper);
   }
   const used = helper;
-  const makeIdle = () => {
-    if (used.alive) {
-      used.hold(false);
-      idle.push(used);
-    }
-  };
   return {
     owner: used,
-    giveBack: makeIdle,
+    giveBack() {
+      if (used.alive) {
+        used.hold(false);
+        idle.push(used);
+      }
+    },
     start(args, stdin) {
       const id = `c${++nextId}`;
       used.hold(true);
-      const done = used.run(id, args, stdin).then((answer) => {
-        makeIdle();
-        return answer;
-      });
-      return { done, kill: () => used.kill(id), killHelper: () => used.child.kill('SIGKILL') };
+      return { done: used.run(id, args, stdin), kill: () => used.kill(id), killHelper: () => used.child.kill('SIGKILL') };
     },
   };
 }
