@@ -10,7 +10,7 @@ interface Counters {
 function read(): Counters | undefined {
   try {
     // cpu  user nice system idle iowait irq softirq steal ...: idle and iowait are time no task ran.
-    const fields = readFileSync('/proc/stat', 'latin1').slice(0, 256).split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const fields = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
     if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
     return { idle: fields[3]! + fields[4]!, total: fields.reduce((a, b) => a + b, 0) };
   } catch {
