@@ -1,5 +1,6 @@
 // Runs jobs across the machine's cores with retries, fail-fast, timeouts and cancellation.
 // Knows nothing about suites, sandboxes or reports: a job is an attempt function and a verdict.
+import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import PQueue from 'p-queue';
 
@@ -100,6 +101,9 @@ export function abortReason(signal: AbortSignal): string {
  */
 export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOptions<T>): Promise<Map<string, T[]>> {
   const stop = new AbortController();
+  // Each running job listens on its signal (the sandbox's kill): as many listeners as slots, which
+  // jobs: auto and a large `jobs` take past Node's warning at 10.
+  setMaxListeners(0, stop.signal);
   const onAbort = () => stop.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
@@ -121,6 +125,7 @@ export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOpti
       const controller = new AbortController();
       startTimer(controller, deadline);
       signal = AbortSignal.any([stop.signal, controller.signal]);
+      setMaxListeners(0, signal);
       scopes.set(scope, signal);
     }
     return signal;

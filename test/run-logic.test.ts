@@ -105,6 +105,31 @@ describe('schedule', () => {
     const settled = await schedule([{ id: 'x', attempt: async () => true }], { concurrency: 1, retries: 0, passed: Boolean, signal: controller.signal });
     expect(settled.size).toBe(0);
   });
+  it('lets every running job listen on its signal without a MaxListenersExceededWarning, with and without a scope deadline', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      for (const scope of [undefined, 'suite']) {
+        const jobs = Array.from({ length: 16 }, (_, n) => ({
+          id: String(n), scope,
+          attempt: async (signal: AbortSignal) => {
+            const listener = () => {};
+            signal.addEventListener('abort', listener);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            signal.removeEventListener('abort', listener);
+            return true;
+          },
+        }));
+        const settled = await schedule(jobs, { concurrency: 16, retries: 0, passed: Boolean, scopeDeadlines: new Map([['suite', { ms: 60_000, reason: 'r' }]]) });
+        expect(settled.size).toBe(16);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
 
 describe('cross-ISA oracle', () => {
