@@ -169,6 +169,13 @@ describe.skipIf(!!skipReason)(`sandbox on the real kernel${skipReason ? ` (skipp
     expect(result).toMatchObject({ exitCode: 0, stdout: 'in file\nprobe x\n600\nFROM STDIN\n' });
   });
 
+  it('names a hostFiles entry whose host file is missing, and the next case runs as before', async () => {
+    const missing = join(work, 'never-built');
+    await expect(sh('aarch64', 'true', { hostFiles: { '/opt/probe': missing } }))
+      .rejects.toThrow(`sandbox: hostFiles['/opt/probe']: ${missing} does not exist: build it first or fix the path`);
+    expect(await sh('aarch64', 'echo after')).toMatchObject({ exitCode: 0, stdout: 'after\n' });
+  });
+
   it('reads /dev/null as stdin when none is given', async () => {
     expect(await sh('x86_64', 'wc -c; readlink /proc/self/fd/0')).toMatchObject({ stdout: '0\n/dev/null\n' });
   });

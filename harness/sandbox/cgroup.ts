@@ -7,7 +7,7 @@
 // The harness never moves, edits or removes a cgroup it did not create: it only makes
 // <own>/harness-<pid>/case-<n> and removes those again (its own at exit; at start, a dead
 // run's, named so and holding no task).
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { isAlive } from '../cache-temp.ts';
@@ -226,6 +226,39 @@ interface CgroupSet {
   dirs: string[];
   memory?: { dir: string; kind: CgroupVersion; bytes?: number; ooms: number };
   pids?: { dir: string; max?: number; events: number };
+  /** The files read after every case, kept open while the set lives. */
+  files: Map<string, KeptFile>;
+}
+
+/** The largest cgroup file read per case (memory.oom_control, a few lines). */
+const counterText = Buffer.alloc(4096);
+
+/**
+ * A cgroup file read case after case: read again from offset 0 on the fd opened at the first
+ * read, which skips the open and close (13 -> 2-4 us a read on cgroupfs, three reads a case on
+ * Node's one thread). An open file does not hold up the cgroup's rmdir.
+ */
+class KeptFile {
+  private fd: number | undefined;
+  constructor(private readonly path: string) {}
+
+  read(): string {
+    this.fd ??= openSync(this.path, 'r');
+    return counterText.toString('latin1', 0, readSync(this.fd, counterText, 0, counterText.length, 0));
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** `file` in `dir`, read through the set's kept fd. */
+function readKept(set: CgroupSet, dir: string, file: string): string {
+  const path = join(dir, file);
+  let kept = set.files.get(path);
+  if (!kept) set.files.set(path, (kept = new KeptFile(path)));
+  return kept.read();
 }
 
 /** Dirs of sets whose helper waits for its next case: in use, not leaked. */
@@ -238,7 +271,7 @@ let setCounter = 0;
 
 async function newSet(found: LimitMechanisms): Promise<CgroupSet> {
   const name = `case-${++setCounter}`;
-  const set: CgroupSet = { dirs: [] };
+  const set: CgroupSet = { dirs: [], files: new Map() };
   /** v2 keeps memory and pids in one cgroup; v1 has a hierarchy per controller. */
   const caseDir = (parent: string) => {
     const dir = join(parent, name);
@@ -295,8 +328,8 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string, 
   }
   /** The counters now; the case's hits are what it adds to those at its start. */
   const counters = () => ({
-    ooms: set.memory ? oomKills(set.memory.dir, set.memory.kind) : 0,
-    events: set.pids ? eventCount(set.pids.dir, 'pids.events', 'max') : 0,
+    ooms: set.memory ? oomKills(set, set.memory.dir, set.memory.kind) : 0,
+    events: set.pids ? eventCount(set, set.pids.dir, 'pids.events', 'max') : 0,
   });
   let counted = false;
   return {
@@ -320,7 +353,7 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string, 
         setOf.delete(helper);
         return removeSet(set);
       }
-      if (set.dirs.length && !holdsOnly(set.dirs[0]!, helper.pid)) {
+      if (set.dirs.length && !holdsOnly(set, set.dirs[0]!, helper.pid)) {
         // Cannot happen while the helper lives (init was reaped): kept out of use, removed at exit.
         setOf.delete(helper);
         return;
@@ -336,9 +369,9 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string, 
 }
 
 /** True when the cgroup holds no process but `pid` (the helper, which need not have joined yet). */
-function holdsOnly(cgroup: string, pid: number | undefined): boolean {
+function holdsOnly(set: CgroupSet, cgroup: string, pid: number | undefined): boolean {
   try {
-    const procs = readFileSync(join(cgroup, 'cgroup.procs'), 'utf8');
+    const procs = readKept(set, cgroup, 'cgroup.procs');
     return procs === '' || procs === `${pid}\n`;
   } catch {
     return false;
@@ -346,6 +379,8 @@ function holdsOnly(cgroup: string, pid: number | undefined): boolean {
 }
 
 async function removeSet(set: CgroupSet): Promise<void> {
+  for (const file of set.files.values()) file.close();
+  set.files.clear();
   for (const dir of set.dirs.splice(0).reverse()) await removeCaseDir(dir);
 }
 
@@ -365,15 +400,15 @@ async function removeCaseDir(dir: string): Promise<void> {
 }
 
 /** OOM kills so far (cumulative). Kernels before 4.13 have no oom_kill line: then hitting the limit at all is the best sign. */
-function oomKills(dir: string, kind: CgroupVersion): number {
-  if (kind === 'cgroup2') return eventCount(dir, 'memory.events', 'oom_kill');
-  const control = readFileSync(join(dir, 'memory.oom_control'), 'utf8');
-  return control.includes('oom_kill ') ? flatKey(control, 'oom_kill') : eventCount(dir, 'memory.failcnt', '');
+function oomKills(set: CgroupSet, dir: string, kind: CgroupVersion): number {
+  if (kind === 'cgroup2') return eventCount(set, dir, 'memory.events', 'oom_kill');
+  const control = readKept(set, dir, 'memory.oom_control');
+  return control.includes('oom_kill ') ? flatKey(control, 'oom_kill') : eventCount(set, dir, 'memory.failcnt', '');
 }
 
 /** The number after `key` in a flat-keyed file ("max 3"), or the file's only number when key is ''. */
-function eventCount(dir: string, file: string, key: string): number {
-  const text = readFileSync(join(dir, file), 'utf8');
+function eventCount(set: CgroupSet, dir: string, file: string, key: string): number {
+  const text = readKept(set, dir, file);
   return key === '' ? Number(text.trim()) || 0 : flatKey(text, key);
 }
 
