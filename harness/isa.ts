@@ -449,7 +449,9 @@ export const SYSTEM_EMULATION: Readonly<Record<string, SystemEmulation>> = {
     timeoutMultiplier: 2,
   },
   mips64el: {
-    qemuSystem: 'qemu-system-mips64el', packages: ['qemu-system-mips'], machine: 'malta', cpu: '5KEc', console: 'ttyS0', args: [],
+    // No VGA: Malta's default Cirrus card needs vgabios-cirrus.bin, which a machine without
+    // seabios lacks (qemu exits at once); the console is the serial line.
+    qemuSystem: 'qemu-system-mips64el', packages: ['qemu-system-mips'], machine: 'malta', cpu: '5KEc', console: 'ttyS0', args: ['-vga', 'none'],
     kernel: { ...DEBIAN_6_1, package: 'linux-image-6.1.0-50-5kc-malta', sha256: '36ad868468d91b54b4567064178dd326cfa8e2ee0c856f74f1d0cb1d41ed0a35', image: 'boot/vmlinuz-6.1.0-50-5kc-malta', release: '6.1.0-50-5kc-malta' },
     // Malta's link address. Debian sets CONFIG_BOOT_RAW, so the kernel may be entered at its
     // first byte: nops, then `j kernel_entry`.
