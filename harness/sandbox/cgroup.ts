@@ -230,7 +230,10 @@ interface CgroupSet {
   files: Map<string, KeptFile>;
 }
 
-/** The largest cgroup file read per case (memory.oom_control, a few lines). */
+/**
+ * The kept files' read buffer: more than a counter file holds (memory.oom_control is a few
+ * lines). A cgroup.procs cut at its size lists more than the helper, all that holdsOnly asks.
+ */
 const counterText = Buffer.alloc(4096);
 
 /**

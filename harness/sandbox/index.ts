@@ -229,7 +229,7 @@ async function runHelper(helper: TakenHelper, args: string[], opts: SandboxRunOp
   const outcome = parseHelperStatus(answer.status);
   if ('error' in outcome) {
     if (stopping) return { exitCode: null, signal: 'SIGKILL', timedOut, ...output, limitHits: capped };
-    missingHostFile(opts.hostFiles);
+    throwIfHostFileMissing(opts.hostFiles);
     throw new HarnessError(`sandbox: ${outcome.error}`);
   }
   const { tmpfsFull, ...exit } = outcome;
@@ -272,14 +272,14 @@ export function writeCaseFiles(dir: string, files: readonly CaseFile[] = [], hos
 /**
  * The helper's --host-file arguments, each guest path checked. The host files are not looked
  * at here (a stat a case on Node's one thread): the helper opens them, and a case it could not
- * set up is checked for a missing one then (missingHostFile).
+ * set up is checked for a missing one then (throwIfHostFileMissing).
  */
 export function hostFileArgs(hostFiles: Record<string, string> = {}): string[] {
   return Object.entries(hostFiles).flatMap(([guestPath, hostPath]) => ['--host-file', guestFilePath(guestPath), hostPath]);
 }
 
 /** Throws the HarnessError that names a host file that is missing, if one is. */
-function missingHostFile(hostFiles: Record<string, string> = {}): void {
+function throwIfHostFileMissing(hostFiles: Record<string, string> = {}): void {
   for (const [guestPath, hostPath] of Object.entries(hostFiles)) hostFileMode(guestPath, hostPath);
 }
 
