@@ -1,6 +1,6 @@
 // Reads the few ELF header facts that say which ISA a binary is for, and whether it is
 // static. Pure: works on a Buffer, so tests need no files.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { HarnessError } from './errors.ts';
 import type { ArmLevel, Endianness, Isa } from './isa.ts';
@@ -15,7 +15,7 @@ export interface ElfFacts {
   interpreter?: string;
   /** True when a PT_DYNAMIC segment exists (a static PIE has one too, without DT_NEEDED). */
   hasDynamic: boolean;
-  /** The DT_NEEDED libraries, when the dynamic segment lies within the bytes parsed. */
+  /** The DT_NEEDED libraries (from parseElf: those whose entries and names lie within its buffer). */
   needed: string[];
 }
 
@@ -28,56 +28,79 @@ const DT_STRTAB = 5;
 
 export class NotElfError extends HarnessError {}
 
-export function parseElf(buf: Buffer): ElfFacts {
-  if (buf.length < 52 || buf.readUInt32BE(0) !== 0x7f454c46) throw new NotElfError('not an ELF file');
-  const elfClass = buf[4] === 2 ? 64 : buf[4] === 1 ? 32 : undefined;
-  const endianness = buf[5] === 1 ? 'little' : buf[5] === 2 ? 'big' : undefined;
-  if (!elfClass || !endianness) throw new NotElfError(`bad ELF ident (class ${buf[4]}, data ${buf[5]})`);
-  if (elfClass === 64 && buf.length < 64) throw new NotElfError(`truncated ELF64 header (${buf.length} of 64 bytes)`);
-  const le = endianness === 'little';
-  const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
-  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  const addr = (o: number) => (elfClass === 64 ? Number(le ? buf.readBigUInt64LE(o) : buf.readBigUInt64BE(o)) : u32(o));
+/** Bytes of an ELF file by offset: fewer than asked at its end. */
+interface ElfBytes {
+  at(offset: number, length: number): Buffer;
+}
 
-  const type = u16(16);
-  const machine = u16(18);
-  const phoff = addr(elfClass === 64 ? 32 : 28);
-  const phentsize = u16(elfClass === 64 ? 54 : 42);
-  const phnum = u16(elfClass === 64 ? 56 : 44);
+/** A table or string bigger than this is a corrupt header, not a reason to read that much. */
+const MAX_PART_BYTES = 1 << 20;
+/** A library name longer than this is cut (no real one comes close). */
+const MAX_NAME_BYTES = 4096;
+
+/** Parses the facts from a buffer holding the file, or its start (then `needed` lists what lies within it). */
+export function parseElf(buf: Buffer): ElfFacts {
+  return parseElfBytes({ at: (offset, length) => buf.subarray(offset, offset + length) });
+}
+
+function parseElfBytes(bytes: ElfBytes): ElfFacts {
+  const head = bytes.at(0, 64);
+  if (head.length < 52 || head.readUInt32BE(0) !== 0x7f454c46) throw new NotElfError('not an ELF file');
+  const elfClass = head[4] === 2 ? 64 : head[4] === 1 ? 32 : undefined;
+  const endianness = head[5] === 1 ? 'little' : head[5] === 2 ? 'big' : undefined;
+  if (!elfClass || !endianness) throw new NotElfError(`bad ELF ident (class ${head[4]}, data ${head[5]})`);
+  if (elfClass === 64 && head.length < 64) throw new NotElfError(`truncated ELF64 header (${head.length} of 64 bytes)`);
+  const fields = elfFields(elfClass, endianness);
+  const type = fields.u16(head, 16);
+  const machine = fields.u16(head, 18);
+  const phoff = fields.addr(head, elfClass === 64 ? 32 : 28);
+  const phentsize = fields.u16(head, elfClass === 64 ? 54 : 42);
+  const phnum = fields.u16(head, elfClass === 64 ? 56 : 44);
   // Each program header is read up to its p_filesz field: a smaller e_phentsize is corrupt.
   const phMinimum = elfClass === 64 ? 40 : 20;
   if (phnum > 0 && phentsize < phMinimum) throw new NotElfError(`bad e_phentsize ${phentsize} (a program header needs at least ${phMinimum} bytes)`);
+  const table = bytes.at(phoff, Math.min(phnum * phentsize, MAX_PART_BYTES));
   let interpreter: string | undefined;
   let dynamic: { offset: number; size: number } | undefined;
-  const loads: Array<{ offset: number; vaddr: number; size: number }> = [];
+  const loads: Load[] = [];
   for (let i = 0; i < phnum; i++) {
-    const ph = phoff + i * phentsize;
-    if (ph + phentsize > buf.length) break;
-    const pType = u32(ph);
-    const offset = addr(ph + (elfClass === 64 ? 8 : 4));
-    const size = addr(ph + (elfClass === 64 ? 32 : 16));
+    const ph = i * phentsize;
+    if (ph + phentsize > table.length) break;
+    const pType = fields.u32(table, ph);
+    const offset = fields.addr(table, ph + (elfClass === 64 ? 8 : 4));
+    const size = fields.addr(table, ph + (elfClass === 64 ? 32 : 16));
     if (pType === PT_DYNAMIC) dynamic = { offset, size };
-    if (pType === PT_LOAD) loads.push({ offset, vaddr: addr(ph + (elfClass === 64 ? 16 : 8)), size });
-    if (pType === PT_INTERP) interpreter = buf.subarray(offset, offset + size).toString('latin1').replace(/\0+$/, '');
+    if (pType === PT_LOAD) loads.push({ offset, vaddr: fields.addr(table, ph + (elfClass === 64 ? 16 : 8)), size });
+    if (pType === PT_INTERP) interpreter = bytes.at(offset, Math.min(size, MAX_NAME_BYTES)).toString('latin1').replace(/\0+$/, '');
   }
-  const needed = dynamic ? neededLibraries(buf, dynamic, loads, elfClass, addr) : [];
+  const needed = dynamic ? neededLibraries(bytes, dynamic, loads, elfClass, fields) : [];
   return { class: elfClass, endianness, type, machine, interpreter, hasDynamic: dynamic !== undefined, needed };
 }
 
+interface Load {
+  offset: number;
+  vaddr: number;
+  size: number;
+}
+
+/** Readers of the header's fields, in the file's class and byte order. */
+function elfFields(elfClass: 32 | 64, endianness: Endianness) {
+  const le = endianness === 'little';
+  const u16 = (buf: Buffer, o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
+  const u32 = (buf: Buffer, o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+  const addr = (buf: Buffer, o: number) => (elfClass === 64 ? Number(le ? buf.readBigUInt64LE(o) : buf.readBigUInt64BE(o)) : u32(buf, o));
+  return { u16, u32, addr };
+}
+
 /** DT_NEEDED names: string-table offsets, the table found by its load address. */
-function neededLibraries(
-  buf: Buffer,
-  dynamic: { offset: number; size: number },
-  loads: ReadonlyArray<{ offset: number; vaddr: number; size: number }>,
-  elfClass: 32 | 64,
-  addr: (offset: number) => number,
-): string[] {
+function neededLibraries(bytes: ElfBytes, dynamic: { offset: number; size: number }, loads: readonly Load[], elfClass: 32 | 64, fields: ReturnType<typeof elfFields>): string[] {
   const entrySize = elfClass === 64 ? 16 : 8;
+  const section = bytes.at(dynamic.offset, Math.min(dynamic.size, MAX_PART_BYTES));
   const offsets: number[] = [];
   let strtab: number | undefined;
-  for (let at = dynamic.offset; at + entrySize <= Math.min(buf.length, dynamic.offset + dynamic.size); at += entrySize) {
-    const tag = addr(at);
-    const value = addr(at + entrySize / 2);
+  for (let at = 0; at + entrySize <= section.length; at += entrySize) {
+    const tag = fields.addr(section, at);
+    const value = fields.addr(section, at + entrySize / 2);
     if (tag === DT_NULL) break;
     if (tag === DT_NEEDED) offsets.push(value);
     if (tag === DT_STRTAB) strtab = value;
@@ -86,9 +109,9 @@ function neededLibraries(
   if (!segment) return offsets.map((offset) => `(library at string offset ${offset})`);
   const base = segment.offset + (strtab! - segment.vaddr);
   return offsets.map((offset) => {
-    const start = base + offset;
-    const end = buf.indexOf(0, start);
-    return buf.subarray(start, end < 0 ? buf.length : end).toString('latin1');
+    const name = bytes.at(base + offset, MAX_NAME_BYTES);
+    const end = name.indexOf(0);
+    return name.subarray(0, end < 0 ? name.length : end).toString('latin1');
   });
 }
 
@@ -98,19 +121,27 @@ export function notStaticReason(facts: ElfFacts): string | undefined {
   return needs.length ? `needs ${needs.join(', ')}` : undefined;
 }
 
+/** The first bytes read of a file: its ELF and program headers, which almost always lie within them. */
+const HEAD_BYTES = 4096;
+
 /**
- * Reads enough of a file to parse its ELF header and program headers (all of it for `whole`:
- * DT_NEEDED may lie anywhere). The reads are synchronous: a static suite checks every binary
- * before it runs, and four thread-pool hops a file (open, stat, read, close) cost more than
- * the reads themselves. Still async to its callers, so a failure is a rejection.
+ * Reads the parts of a file that the facts come from: its headers, then its interpreter and
+ * dynamic section where they lie (a static binary: one read). The reads are synchronous: a
+ * static suite checks every binary before it runs, and four thread-pool hops a file (open,
+ * stat, read, close) cost more than the reads themselves. Still async to its callers, so a
+ * failure is a rejection.
  */
-export async function readElf(path: string, whole = false): Promise<ElfFacts> {
+export async function readElf(path: string): Promise<ElfFacts> {
   const fd = openSync(path, 'r');
   try {
-    const { size } = fstatSync(fd);
-    const buf = Buffer.alloc(whole ? size : Math.min(size, 64 * 1024));
-    readSync(fd, buf, 0, buf.length, 0);
-    return parseElf(buf);
+    const read = (offset: number, length: number) => {
+      // A corrupt header's offset may lie past any file (or past what a number holds exactly).
+      if (!Number.isSafeInteger(offset) || length <= 0) return Buffer.alloc(0);
+      const buf = Buffer.allocUnsafe(length);
+      return buf.subarray(0, readSync(fd, buf, 0, length, offset));
+    };
+    const head = read(0, HEAD_BYTES);
+    return parseElfBytes({ at: (offset, length) => (offset + length <= head.length ? head.subarray(offset, offset + length) : read(offset, length)) });
   } finally {
     closeSync(fd);
   }

@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { armAttributesSection, parseArmAttributes, parseElf } from '../harness/elf.ts';
+import { armAttributesSection, parseArmAttributes, parseElf, readElf } from '../harness/elf.ts';
 import { HarnessError } from '../harness/errors.ts';
 import { isaByName } from '../harness/isa.ts';
 import { loadMatrix } from '../harness/matrix/load.ts';
@@ -25,7 +25,7 @@ import { packTar, type Member } from './fixtures/rootfs/images.ts';
  * machine: the matrix and ELF properties are cheap (thousands of runs), the extractor spends
  * a few ms of disk and a decompressor process per run.
  */
-const RUNS = { matrix: 400, archive: 150, layers: 60, elf: 5000, arm: 5000 };
+const RUNS = { matrix: 400, archive: 150, layers: 60, elf: 5000, elfFiles: 500, arm: 5000 };
 /** A single run longer than this fails the property as a hang (async properties only). */
 const RUN_TIMEOUT_MS = 10_000;
 /** A synchronous parser cannot be interrupted: each call is timed, and a slow one fails. */
@@ -306,6 +306,28 @@ describe('ELF reader: arbitrary bytes', () => {
       }),
       { numRuns: RUNS.elf },
     );
+  });
+
+  it('readElf, which reads only the parts it needs, finds what parseElf finds in the whole file', async () => {
+    const dir = await mkdtemp(join(scratch, 'elf-'));
+    // Padded past readElf's first read, so header offsets often point beyond it.
+    const padded = fc.tuple(anyBytes, fc.integer({ min: 0, max: 9000 })).map(([buf, size]) => Buffer.concat([buf, Buffer.alloc(Math.max(0, size - buf.length))]));
+    await fc.assert(
+      fc.asyncProperty(padded, async (buf) => {
+        const path = join(dir, 'elf');
+        await writeFile(path, buf);
+        const whole = timed(() => parseElf(buf));
+        const read = await readElf(path).catch((error: unknown) => expectClean(error));
+        expect(read).toEqual(whole);
+      }),
+      { numRuns: RUNS.elfFiles, timeout: RUN_TIMEOUT_MS },
+    );
+    // Real dynamic binaries: their dynamic section and string table lie far past the first read.
+    for (const binary of ['/bin/ls', process.execPath]) {
+      const facts = await readElf(binary);
+      expect(facts.needed).toContain('libc.so.6');
+      expect(facts).toEqual(parseElf(await readFile(binary)));
+    }
   });
 
   it('parseArmAttributes ends in attributes or a HarnessError', () => {

@@ -47,7 +47,7 @@ function appliesTo(entry: ArchReason | undefined, isa: Isa): ArchReason | undefi
 /** Why the binary fails before it runs on this ISA: wrong ISA, not ELF or not static (unless allowed). */
 async function preflight(path: string, isa: Isa, allowDynamic: boolean): Promise<string | undefined> {
   try {
-    const facts = await readElf(path, true);
+    const facts = await readElf(path);
     const wrong = elfMismatch(facts, isa);
     if (wrong) return `not a ${isa.name} binary: ${wrong}`;
     const needs = notStaticReason(facts);
