@@ -1,7 +1,7 @@
 // The sandbox on the real kernel with real QEMU: Alpine 3.20.3 minirootfs images, binfmt
 // F-flag handlers, namespaces, overlayfs, timeouts and cleanup.
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -132,6 +132,15 @@ describe.skipIf(!!skipReason)(`sandbox on the real kernel${skipReason ? ` (skipp
     expect(usage.stdout).toMatch(/^BusyBox v[^\n]* multi-call binary\.\n\nUsage: cat /);
     expect(usage.stderr).toBe('');
     expect((await run('armv7', ['busybox', 'cat', '--help'])).stdout).toBe('');
+  });
+
+  it("gives /tmp a real root's mode 1777 over an image that says otherwise, and the guest the harness's umask", async () => {
+    const layer = join(work, 'tmp-0700');
+    await mkdir(join(layer, 'tmp'), { recursive: true });
+    await chmod(join(layer, 'tmp'), 0o700);
+    const umask = (await readFile('/proc/self/status', 'utf8')).match(/^Umask:\s*(\d+)$/m)![1];
+    const result = await sh('aarch64', 'stat -c %a /tmp; umask; touch /tmp/made; stat -c %a /tmp/made', { layers: [layer] });
+    expect(result).toMatchObject({ exitCode: 0, stdout: `1777\n${umask}\n${(0o666 & ~parseInt(umask!, 8)).toString(8)}\n` });
   });
 
   it('sets the hostname and exit code', async () => {

@@ -139,10 +139,17 @@ static void mount_or_die(const char *src, const char *target, const char *type, 
   if (mount(src, target, type, flags, data) < 0) die("mount %s on %s", type ? type : src, target);
 }
 
+/* The guest's umask, kept while init makes its root with none (child_main). */
+static mode_t guest_umask;
+
+/* A directory with the mode of a real root's (/tmp 1777): made so (the umask is 0 here), or
+ * the image's own, put right only where it differs, as a chmod of an image file copies it up
+ * into the case's tmpfs. */
 static void mkdir_or_die(const char *path, mode_t mode) {
-  if (mkdir(path, mode) < 0 && errno != EEXIST) die("mkdir %s", path);
-  /* mkdir honours the umask; the guest expects the modes of a real root (/tmp 1777). */
-  if (chmod(path, mode) < 0) die("chmod %s", path);
+  if (mkdir(path, mode) == 0) return;
+  struct stat st;
+  if (errno != EEXIST || stat(path, &st) < 0) die("mkdir %s", path);
+  if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) die("chmod %s", path);
 }
 
 /* Copy fallback for hosts where overlayfs is refused: cp -a each layer, bottom first. */
@@ -355,6 +362,7 @@ static void report_full_tmpfs(void) {
 
 static void exec_guest(const struct spec *s, char **argv, const char *cwd) {
   reset_signals();
+  umask(guest_umask);
   if (s->rlimit_as) {
     struct rlimit limit = {s->rlimit_as, s->rlimit_as};
     if (setrlimit(RLIMIT_AS, &limit) < 0) die("setrlimit(RLIMIT_AS)");
@@ -441,6 +449,7 @@ static int child_main(void *arg) {
   reset_signals();
   if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) die("status fd");
   char root[4096];
+  guest_umask = umask(0);
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
   make_root((char **)s->lowers, s->nlowers, s->mnt, s->userns, s->force_copy, s->tmpfs_size, root, sizeof root);
   for (int i = 0; i < s->nhost_files; i++) copy_in(root, s->host_files[2 * i], s->host_files[2 * i + 1]);
