@@ -1,7 +1,8 @@
 // binfmt_misc: which emulator the kernel starts for a foreign ELF binary. Handlers are
 // machine-global, so everything here is idempotent, tolerates a racing process, and never
 // touches a handler the harness did not register unless asked to.
-import { access, constants, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { access, constants, writeFile } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { join } from 'node:path';
 import { HarnessError } from '../errors.ts';
@@ -154,11 +155,17 @@ export async function ensureBinfmtMounted(): Promise<void> {
 
 export async function readHandlers(): Promise<BinfmtHandler[]> {
   if (!(await isBinfmtMounted())) return [];
-  const names = (await readdir(binfmtRoot)).filter((name) => name !== 'register' && name !== 'status');
-  const handlers = await Promise.all(
-    // A handler may vanish between readdir and read when another process removes it.
-    names.map((name) => readFile(join(binfmtRoot, name), 'utf8').then((text) => parseHandler(name, text), () => undefined)),
-  );
+  // Synchronous: a handful of small procfs files, where four thread-pool hops a file cost
+  // more than the reads (every run reads them before its first case).
+  const names = readdirSync(binfmtRoot).filter((name) => name !== 'register' && name !== 'status');
+  const handlers = names.map((name) => {
+    try {
+      return parseHandler(name, readFileSync(join(binfmtRoot, name), 'utf8'));
+    } catch {
+      // Vanished between readdir and read: another process removed it.
+      return undefined;
+    }
+  });
   return handlers.filter((h): h is BinfmtHandler => h !== undefined).sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -169,12 +176,15 @@ export async function ensureHandlers(isas: readonly Isa[], opts: EnsureHandlersO
   if (emulated.length > 0) await ensureBinfmtMounted();
   const statuses: HandlerStatus[] = [];
   const problems: string[] = [];
+  // Read once, and again only after a handler was added or removed.
+  let handlers = emulated.length > 0 ? await readHandlers() : [];
   for (const isa of isas) {
     if (!emulated.includes(isa)) {
       statuses.push(handlerStatus(isa, undefined, true));
       continue;
     }
-    const handler = await ensureHandler(isa, opts.replaceForeign ?? false);
+    const { handler, changed } = await ensureHandler(isa, handlers, opts.replaceForeign ?? false);
+    if (changed) handlers = await readHandlers();
     if (!handler.flags.includes('F')) {
       problems.push(
         `${handler.name} (${handler.interpreter}) lacks the F flag, so ${isa.name} binaries fail inside a chroot: ` +
@@ -209,19 +219,19 @@ export async function describeHandlers(isas: readonly Isa[], hostMachine: string
   );
 }
 
-async function ensureHandler(isa: Isa, replaceForeign: boolean): Promise<BinfmtHandler> {
-  const handlers = await readHandlers();
+/** The handler that runs the ISA's binaries, registered if need be; `changed` when the table was. */
+async function ensureHandler(isa: Isa, handlers: readonly BinfmtHandler[], replaceForeign: boolean): Promise<{ handler: BinfmtHandler; changed: boolean }> {
   const foreign = handlers.filter((h) => !isOwnHandler(h) && h.enabled && handlerRunsIsa(h, isa));
   const own = handlers.find((h) => h.name === harnessHandlerName(isa));
   if (replaceForeign) for (const h of foreign) await removeHandler(h.name);
-  else if (foreign[0] && !own?.enabled) return foreign[0];
-  if (own?.enabled && isCurrentRegistration(own, isa)) return own;
+  else if (foreign[0] && !own?.enabled) return { handler: foreign[0], changed: false };
+  if (own?.enabled && isCurrentRegistration(own, isa)) return { handler: own, changed: replaceForeign && foreign.length > 0 };
   // Ours, but stale (other interpreter or flags) or disabled: register it afresh.
   if (own) await removeHandler(own.name);
   await register(isa);
   const registered = (await readHandlers()).find((h) => h.name === harnessHandlerName(isa));
   if (!registered) throw new HarnessError(`binfmt: ${harnessHandlerName(isa)} vanished right after registration; rerun (another process may be removing handlers)`);
-  return registered;
+  return { handler: registered, changed: true };
 }
 
 function isCurrentRegistration(handler: BinfmtHandler, isa: Isa): boolean {
