@@ -115,7 +115,7 @@ try {
         const rootfs = prepared.images.get(`${first.job.image.name}/${isa}`)!.facts.rootfs;
         if (stop.signal.aborted) return;
         // A stop signal ends the running ISA's run too: its figure is not printed.
-        const attempt = await runCase(testCase, { rootfs, isa: first.job.isa }, timeoutMs, stop.signal).catch((error: unknown) => {
+        const attempt = await runCase(testCase, { rootfs, isa: first.job.isa }, timeoutMs, { signal: stop.signal }).catch((error: unknown) => {
           if (stop.signal.aborted) return undefined;
           throw error;
         });

@@ -2,11 +2,16 @@
 import type { TestCase } from './case.ts';
 import type { Isa } from './isa.ts';
 import { DEFAULT_LIMITS, type Limits, mergeLimits } from './limits.ts';
-import { runInSandbox, type SandboxRunResult } from './sandbox/index.ts';
+import { runInSandbox, type SandboxRunOptions, type SandboxRunResult } from './sandbox/index.ts';
 import { judge } from './verdict.ts';
 
-/** `limits`: the suite's and matrix's, merged (PlannedCase.limits); the case's own go over them. */
-export function runCase(testCase: TestCase, target: { rootfs: string; isa: Isa }, timeoutMs: number, signal?: AbortSignal, limits: Limits = DEFAULT_LIMITS): Promise<SandboxRunResult> {
+/** How a case is run, beyond its own data: `limits` are the suite's and matrix's, merged (PlannedCase.limits). */
+export interface RunCaseOptions extends Pick<SandboxRunOptions, 'signal' | 'slot' | 'onStart'> {
+  limits?: Limits;
+}
+
+/** The case's own limits go over `limits`. */
+export function runCase(testCase: TestCase, target: { rootfs: string; isa: Isa }, timeoutMs: number, { signal, limits = DEFAULT_LIMITS, slot, onStart }: RunCaseOptions = {}): Promise<SandboxRunResult> {
   return runInSandbox({
     rootfs: target.rootfs,
     isa: target.isa,
@@ -23,6 +28,8 @@ export function runCase(testCase: TestCase, target: { rootfs: string; isa: Isa }
     guestIsPid1: testCase.pid1,
     limits: mergeLimits(limits, testCase.limits),
     signal,
+    slot,
+    onStart,
   });
 }
 

@@ -67,6 +67,9 @@ export interface RunOutcome {
   triageBoots?: TriageBoot[];
 }
 
+/** Cases handed to each job slot at once: the one running and the next (scheduler.ts, depth). */
+const SLOT_DEPTH = 2;
+
 const interrupted: Attempt = { exitCode: null, signal: 'SIGKILL', timedOut: false, durationMs: 0, stdout: '', stderr: '' };
 
 function runId(now: Date): string {
@@ -154,19 +157,26 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
       toRun.map(([id, p]) => ({
         id,
         scope: p.job.id,
-        attempt: async (abort: AbortSignal) => {
-          if (!startedAt.has(id)) startedAt.set(id, new Date().toISOString());
+        attempt: async (abort: AbortSignal, slot: number) => {
+          // Handed to its slot, a case may wait behind the slot's running one: it starts when the helper starts it.
+          let began = false;
+          const onStart = () => {
+            began = true;
+            if (!startedAt.has(id)) startedAt.set(id, new Date().toISOString());
+          };
           const target = { rootfs: imageOf(p).facts.rootfs, isa: p.job.isa };
-          const attempt: Attempt | undefined = await runCase(p.testCase, target, p.timeoutMs, abort, p.limits).catch((error: unknown) => {
+          const attempt: Attempt | undefined = await runCase(p.testCase, target, p.timeoutMs, { signal: abort, limits: p.limits, slot, onStart }).catch((error: unknown) => {
             if (abort.aborted) return undefined;
             throw error;
           });
-          if (!attempt) return { attempt: interrupted, judgement: { passed: false, message: abortReason(abort) }, byDeadline: abort.reason instanceof DeadlineError };
-          return { attempt, judgement: judge(p.testCase, attempt, p.timeoutMs, p.job.isa), byDeadline: false };
+          if (!attempt) return { attempt: interrupted, judgement: { passed: false, message: abortReason(abort) }, byDeadline: abort.reason instanceof DeadlineError, began };
+          return { attempt, judgement: judge(p.testCase, attempt, p.timeoutMs, p.job.isa), byDeadline: false, began };
         },
       })),
       {
         concurrency,
+        // Each slot's next case waits in its helper while the current one runs (sandbox/server.ts).
+        depth: SLOT_DEPTH,
         autoScale,
         retries: matrix.retries,
         failFast: options.failFast ?? matrix.failFast,
@@ -175,9 +185,12 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
         deadline: runDeadline(matrix, started.getTime(), Date.now()),
         passed: (outcome) => outcome.judgement.passed,
         onNotRun: (job, reason) => notRun(job.id, reason),
-        onSettled: (job, outcomes) => {
+        onSettled: (job, settledOutcomes) => {
           const p = byId.get(job.id)!;
-          const last = outcomes[outcomes.length - 1]!;
+          // An attempt stopped before its helper started it did not run (nor count).
+          const outcomes = settledOutcomes.filter((o) => o.began);
+          const last = outcomes[outcomes.length - 1];
+          if (!last) return notRun(job.id, settledOutcomes[settledOutcomes.length - 1]!.judgement.message ?? 'stopped');
           // Cut off by Ctrl-C or fail-fast: not run. By a suite or run timeout: it failed, it used up the time.
           if (last.attempt === interrupted && !last.byDeadline) return notRun(job.id, `stopped while running: ${last.judgement.message}`);
           const finished: CaseResult = {

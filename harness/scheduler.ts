@@ -56,7 +56,8 @@ export interface ScheduledJob<T> {
   id: string;
   /** The scope (e.g. one suite on one ISA) whose timeout bounds this job. */
   scope?: string;
-  attempt: (signal: AbortSignal) => Promise<T>;
+  /** `slot`: which of the `concurrency` slots runs it (every attempt of a job runs in one). */
+  attempt: (signal: AbortSignal, slot: number) => Promise<T>;
 }
 
 /** A time bound and the words that say why the jobs it cut off did not run. */
@@ -66,7 +67,15 @@ export interface Deadline {
 }
 
 export interface ScheduleOptions<T> {
+  /** Slots: jobs that run at once. */
   concurrency: number;
+  /**
+   * Jobs handed to each slot at once (default 1). With 2, a slot is given its next job while
+   * its current one still runs, for it to start the moment that one ends, with no round trip
+   * through this process; a slot still runs one job at a time (the sandbox keeps the next
+   * one waiting in the slot's helper).
+   */
+  depth?: number;
   /** Slots follow the machine's idle time (jobs: auto), from `concurrency` up to `autoScale.max`. */
   autoScale?: Omit<AutoScale, 'min'>;
   /** Extra attempts after a failed one; a job that needed one and then passed is flaky. */
@@ -130,21 +139,37 @@ export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOpti
     }
     return signal;
   };
-  const queue = new PQueue({ concurrency: Math.max(1, options.concurrency) });
+  const depth = Math.max(1, options.depth ?? 1);
+  let slots = Math.max(1, options.concurrency);
+  const queue = new PQueue({ concurrency: slots * depth });
   const settled = new Map<string, T[]>();
-  const scale = options.autoScale && { ...options.autoScale, min: queue.concurrency };
+  const scale = options.autoScale && { ...options.autoScale, min: slots };
   const scaler = scale && setInterval(() => {
-    queue.concurrency = nextConcurrency(queue.concurrency, scale.idleShare(), queue.size > 0, scale);
+    slots = nextConcurrency(slots, scale.idleShare(), queue.size > 0, scale);
+    queue.concurrency = slots * depth;
   }, scale.intervalMs).unref();
+  /** Jobs in flight per slot; a job goes to the least loaded slot that is still in use. */
+  const load: number[] = [];
+  const takeSlot = (): number => {
+    let best = 0;
+    for (let slot = 0; slot < slots; slot++) if ((load[slot] ?? 0) < (load[best] ?? 0)) best = slot;
+    load[best] = (load[best] ?? 0) + 1;
+    return best;
+  };
 
   const runJob = async (job: ScheduledJob<T>) => {
     const signal = jobSignal(job.scope);
     if (signal.aborted) return options.onNotRun?.(job, abortReason(signal));
     const attempts: T[] = [];
-    for (let attempt = 0; attempt <= options.retries; attempt++) {
-      const outcome = await job.attempt(signal);
-      attempts.push(outcome);
-      if (options.passed(outcome) || signal.aborted) break;
+    const slot = takeSlot();
+    try {
+      for (let attempt = 0; attempt <= options.retries; attempt++) {
+        const outcome = await job.attempt(signal, slot);
+        attempts.push(outcome);
+        if (options.passed(outcome) || signal.aborted) break;
+      }
+    } finally {
+      load[slot]!--;
     }
     settled.set(job.id, attempts);
     options.onSettled?.(job, attempts);

@@ -168,6 +168,26 @@ describe.skipIf(!isRoot)('limits on the real kernel under QEMU', () => {
     expect(await ownCgroupLeaks()).toEqual([]);
   });
 
+  it("charges a slot's next case, waiting behind an out-of-memory one, none of its hits, and waits to write other limits", async () => {
+    const limits = { ...DEFAULT_LIMITS, memoryBytes: 512 * MiB };
+    const started: string[] = [];
+    const alloc = runInSandbox({ rootfs: work, isa: aarch64, argv: ['/alloc-touch'], hostFiles: { '/alloc-touch': allocBinary }, emptyRoot: true, timeoutMs: 120_000, limits, slot: 9, onStart: () => started.push('alloc') });
+    const after = runInSandbox({ rootfs: rootfs.aarch64!, isa: aarch64, argv: ['/bin/true'], timeoutMs: 30_000, limits, slot: 9, onStart: () => started.push('true') });
+    const [oom, next] = await Promise.all([alloc, after]);
+    expect(oom.limitHits).toContainEqual({ limit: 'memory', value: 512 * MiB });
+    expect(next).toMatchObject({ exitCode: 0, signal: null, limitHits: [] });
+    expect(started).toEqual(['alloc', 'true']);
+    // Another memory limit than the running case's: written once that one is done, and in force.
+    const wide = { ...DEFAULT_LIMITS, memoryBytes: 1024 * MiB };
+    const [again, roomier] = await Promise.all([
+      runInSandbox({ rootfs: work, isa: aarch64, argv: ['/alloc-touch'], hostFiles: { '/alloc-touch': allocBinary }, emptyRoot: true, timeoutMs: 120_000, limits, slot: 9 }),
+      runInSandbox({ rootfs: rootfs.aarch64!, isa: aarch64, argv: ['/bin/sh', '-c', 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; true'], timeoutMs: 30_000, limits: wide, slot: 9 }),
+    ]);
+    expect(again.limitHits).toContainEqual({ limit: 'memory', value: 512 * MiB });
+    expect(roomier).toMatchObject({ exitCode: 0, limitHits: [] });
+    expect(await ownCgroupLeaks()).toEqual([]);
+  });
+
   it('stops a fork bomb at pids.max and names the limit', async () => {
     const limits = { ...DEFAULT_LIMITS, pids: 40 };
     const result = await runInSandbox({ rootfs: rootfs.aarch64!, isa: aarch64, argv: ['/bin/sh', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 60'], timeoutMs: 8000, limits });

@@ -99,6 +99,32 @@ describe('schedule', () => {
     await schedule(jobs, { concurrency: 2, retries: 0, passed: Boolean, autoScale: { max: 5, idleShare: () => 0, intervalMs: 5 } });
     expect(peak).toBe(2);
   });
+  it('with depth 2, hands each slot its next job while the current one runs: at most 2 a slot, every slot used, retries in their slot', async () => {
+    const inFlight = new Map<number, number>();
+    const peaks = new Map<number, number>();
+    const slotsOf = new Map<string, Set<number>>();
+    const attemptsOf = new Map<string, number>();
+    const jobs = Array.from({ length: 30 }, (_, i) => ({
+      id: String(i),
+      attempt: async (_signal: AbortSignal, slot: number) => {
+        const id = String(i);
+        attemptsOf.set(id, (attemptsOf.get(id) ?? 0) + 1);
+        slotsOf.set(id, new Set([...(slotsOf.get(id) ?? []), slot]));
+        inFlight.set(slot, (inFlight.get(slot) ?? 0) + 1);
+        peaks.set(slot, Math.max(peaks.get(slot) ?? 0, inFlight.get(slot)!));
+        await new Promise((done) => setTimeout(done, 2 + (i % 3)));
+        inFlight.set(slot, inFlight.get(slot)! - 1);
+        // Every third job fails its first attempt.
+        return i % 3 !== 0 || attemptsOf.get(id)! > 1;
+      },
+    }));
+    const settled = await schedule(jobs, { concurrency: 3, depth: 2, retries: 1, passed: Boolean });
+    expect(settled.size).toBe(30);
+    expect([...peaks.keys()].sort()).toEqual([0, 1, 2]);
+    expect(Math.max(...peaks.values())).toBe(2);
+    expect([...slotsOf.values()].every((slots) => slots.size === 1)).toBe(true);
+    expect([...attemptsOf].filter(([, n]) => n === 2).map(([id]) => Number(id)).sort((x, y) => x - y)).toEqual([0, 3, 6, 9, 12, 15, 18, 21, 24, 27]);
+  });
   it('runs nothing when already cancelled', async () => {
     const controller = new AbortController();
     controller.abort();

@@ -201,6 +201,29 @@ describe.skipIf(!!skipReason)(`sandbox on the real kernel${skipReason ? ` (skipp
     expect(await descendantsRunning('sleep 100')).toEqual([]);
   });
 
+  it("runs a slot's cases one after another, the next sent early: its timeout counts from its start, and a stop before then drops it unstarted", async () => {
+    const started: number[] = [];
+    const onStart = () => started.push(performance.now());
+    const first = run('aarch64', ['sleep', '1'], { slot: 5, onStart });
+    // Its second is within its 1 s only counted from its own start, after the first's second.
+    const next = run('aarch64', ['sleep', '0.3'], { slot: 5, timeoutMs: 1000, onStart });
+    const [a, b] = await Promise.all([first, next]);
+    expect(a).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(b).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(started).toHaveLength(2);
+    expect(started[1]! - started[0]!).toBeGreaterThanOrEqual(a.durationMs - 50);
+
+    const controller = new AbortController();
+    let droppedStarted = false;
+    const running = run('aarch64', ['sleep', '1'], { slot: 5 });
+    const dropped = run('aarch64', ['/bin/true'], { slot: 5, signal: controller.signal, onStart: () => (droppedStarted = true) });
+    setTimeout(() => controller.abort(new Error('stopped by the test')), 200);
+    await expect(dropped).rejects.toThrow('stopped by the test');
+    expect(droppedStarted).toBe(false);
+    expect(await running).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(await run('aarch64', ['/bin/true'], { slot: 5 })).toMatchObject({ exitCode: 0 });
+  });
+
   it('cancels on an AbortSignal and cleans up', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('Ctrl-C')), 500);

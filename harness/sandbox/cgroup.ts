@@ -7,7 +7,7 @@
 // The harness never moves, edits or removes a cgroup it did not create: it only makes
 // <own>/harness-<pid>/case-<n> and removes those again (its own at exit; at start, a dead
 // run's, named so and holding no task).
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { isAlive } from '../cache-temp.ts';
@@ -192,14 +192,27 @@ function removeWhenEmptySync(cgroup: string, deadline: number): void {
   }
 }
 
-/** The cgroups of one case: pass `dirs` to the helper; after it exits, `hits()` then `release()`. */
+/**
+ * The cgroups of one case: pass `dirs` and `reportFiles` to the helper; after the case,
+ * `hits()` then `release()` with the texts of reportFiles that the helper sent back.
+ */
 export interface CaseLimits {
   dirs: string[];
   /** RLIMIT_AS for the guest when memory has no cgroup. */
   rlimitAs?: number;
-  hits(): Promise<LimitHit[]>;
+  /**
+   * The files the helper reads back between the case's end and its next case's start
+   * (--report-file): the event counters, then cgroup.procs. The harness cannot read them
+   * itself, as the slot's next case may already run in the same cgroups by then.
+   */
+  reportFiles: string[];
+  /**
+   * The limits the case ran into: what the counters in the reported texts added to their
+   * values after the helper's case before (`before`; none without texts: it never ran).
+   */
+  hits(texts: readonly string[], before: readonly string[]): LimitHit[];
   /** Keeps the cgroups for the helper's next case; removes them when the helper is gone. */
-  release(): Promise<void>;
+  release(texts: readonly string[]): Promise<void>;
 }
 
 // Per case, the cgroup files are touched synchronously: each is one quick syscall on cgroupfs,
@@ -212,6 +225,12 @@ function writeIfPresent(path: string, text: string): void {
   }
 }
 
+/** A cumulative event counter: the number after `key` in a flat-keyed file, or its only number when key is ''. */
+interface Counter {
+  file: string;
+  key: string;
+}
+
 /**
  * One set of case cgroups (case-<n> under each hierarchy's harness-<pid>), reused case after
  * case: a memory cgroup's mkdir and rmdir each blocked the event loop for about half a
@@ -220,48 +239,12 @@ function writeIfPresent(path: string, text: string): void {
  * process moves per case (sandbox-run.c, join_cgroups). Between cases it holds that helper
  * alone (the helper answers once init is reaped, and init goes last in its pid namespace);
  * limits are rewritten when they differ, and hits are counted against the event counters'
- * values at the case's start, so each case sees only its own.
+ * values after the case before (as the helper read both), so each case sees only its own.
  */
 interface CgroupSet {
   dirs: string[];
-  memory?: { dir: string; kind: CgroupVersion; bytes?: number; ooms: number };
-  pids?: { dir: string; max?: number; events: number };
-  /** The files read after every case, kept open while the set lives. */
-  files: Map<string, KeptFile>;
-}
-
-/**
- * The kept files' read buffer: more than a counter file holds (memory.oom_control is a few
- * lines). A cgroup.procs cut at its size lists more than the helper, all that holdsOnly asks.
- */
-const counterText = Buffer.alloc(4096);
-
-/**
- * A cgroup file read case after case: read again from offset 0 on the fd opened at the first
- * read, which skips the open and close (13 -> 2-4 us a read on cgroupfs, three reads a case on
- * Node's one thread). An open file does not hold up the cgroup's rmdir.
- */
-class KeptFile {
-  private fd: number | undefined;
-  constructor(private readonly path: string) {}
-
-  read(): string {
-    this.fd ??= openSync(this.path, 'r');
-    return counterText.toString('latin1', 0, readSync(this.fd, counterText, 0, counterText.length, 0));
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
-}
-
-/** `file` in `dir`, read through the set's kept fd. */
-function readKept(set: CgroupSet, dir: string, file: string): string {
-  const path = join(dir, file);
-  let kept = set.files.get(path);
-  if (!kept) set.files.set(path, (kept = new KeptFile(path)));
-  return kept.read();
+  memory?: { dir: string; kind: CgroupVersion; bytes?: number; ooms: Counter };
+  pids?: { dir: string; max?: number; events: Counter };
 }
 
 /** Dirs of sets whose helper waits for its next case: in use, not leaked. */
@@ -274,7 +257,7 @@ let setCounter = 0;
 
 async function newSet(found: LimitMechanisms): Promise<CgroupSet> {
   const name = `case-${++setCounter}`;
-  const set: CgroupSet = { dirs: [], files: new Map() };
+  const set: CgroupSet = { dirs: [] };
   /** v2 keeps memory and pids in one cgroup; v1 has a hierarchy per controller. */
   const caseDir = (parent: string) => {
     const dir = join(parent, name);
@@ -285,13 +268,26 @@ async function newSet(found: LimitMechanisms): Promise<CgroupSet> {
     return dir;
   };
   try {
-    if (found.memory.kind !== 'rlimit') set.memory = { dir: caseDir(found.memory.dir), kind: found.memory.kind, ooms: 0 };
-    if (found.pids.kind !== 'none') set.pids = { dir: caseDir(found.pids.dir), events: 0 };
+    if (found.memory.kind !== 'rlimit') {
+      const dir = caseDir(found.memory.dir);
+      set.memory = { dir, kind: found.memory.kind, ooms: oomCounter(dir, found.memory.kind) };
+    }
+    if (found.pids.kind !== 'none') {
+      const dir = caseDir(found.pids.dir);
+      set.pids = { dir, events: { file: join(dir, 'pids.events'), key: 'max' } };
+    }
   } catch (error) {
     await removeSet(set);
     throw error;
   }
   return set;
+}
+
+/** Where OOM kills are counted. Kernels before 4.13 have no oom_kill line in v1: then hitting the limit at all is the best sign. */
+function oomCounter(dir: string, kind: CgroupVersion): Counter {
+  if (kind === 'cgroup2') return { file: join(dir, 'memory.events'), key: 'oom_kill' };
+  const control = join(dir, 'memory.oom_control');
+  return readFileSync(control, 'latin1').includes('oom_kill ') ? { file: control, key: 'oom_kill' } : { file: join(dir, 'memory.failcnt'), key: '' };
 }
 
 /** Sets the memory limit; with v1 swap accounting, memsw (which may not go below the limit) moves first when raising. */
@@ -311,7 +307,16 @@ function limitMemory(memory: NonNullable<CgroupSet['memory']>, bytes: number): v
   memory.bytes = bytes;
 }
 
-/** The cgroups of `helper`'s next case: its own set, made at its first. */
+/** True when `helper`'s cgroups already have these limits (or it has none yet): its next case needs no write to them. */
+export function limitsInPlace(limits: Limits, helper: HelperIdentity): boolean {
+  const set = setOf.get(helper);
+  return !set || ((!set.memory || set.memory.bytes === limits.memoryBytes) && (!set.pids || set.pids.max === limits.pids + HELPER_TASKS));
+}
+
+/**
+ * The cgroups of `helper`'s next case: its own set, made at its first. Its limits are written
+ * here, so no other case of the helper may run meanwhile unless they are in place already.
+ */
 export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string, helper: HelperIdentity): Promise<CaseLimits> {
   const found = await limitMechanisms();
   const set = setOf.get(helper) ?? (await newSet(found));
@@ -329,26 +334,22 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string, 
     await removeSet(set);
     throw error;
   }
-  /** The counters now; the case's hits are what it adds to those at its start. */
-  const counters = () => ({
-    ooms: set.memory ? oomKills(set, set.memory.dir, set.memory.kind) : 0,
-    events: set.pids ? eventCount(set, set.pids.dir, 'pids.events', 'max') : 0,
-  });
-  let counted = false;
+  const counters = [...(set.memory ? [set.memory.ooms] : []), ...(set.pids ? [set.pids.events] : [])];
+  const procs = set.dirs[0] && join(set.dirs[0], 'cgroup.procs');
+  const reportFiles = [...counters.map((counter) => counter.file), ...(procs ? [procs] : [])];
   return {
     dirs: [...set.dirs],
     ...(found.memory.kind === 'rlimit' && { rlimitAs: addressSpaceLimit(isa, limits.memoryBytes, hostMachine) }),
-    hits: async () => {
-      const now = counters();
+    reportFiles,
+    hits: (texts, before) => {
+      if (texts.length < reportFiles.length) return [];
+      const added = counters.map((counter, i) => counterValue(texts[i]!, counter.key) - counterValue(before[i] ?? '', counter.key));
       const hits: LimitHit[] = [];
-      if (set.memory && now.ooms > set.memory.ooms) hits.push({ limit: 'memory', value: limits.memoryBytes });
-      if (set.pids && now.events > set.pids.events) hits.push({ limit: 'pids', value: limits.pids });
-      if (set.memory) set.memory.ooms = now.ooms;
-      if (set.pids) set.pids.events = now.events;
-      counted = true;
+      if (set.memory && added[0]! > 0) hits.push({ limit: 'memory', value: limits.memoryBytes });
+      if (set.pids && added[set.memory ? 1 : 0]! > 0) hits.push({ limit: 'pids', value: limits.pids });
       return hits;
     },
-    release: async () => {
+    release: async (texts) => {
       // A helper that was killed leaves its set (whose processes may still be on their way out),
       // which is then removed once empty, never reused. (Every process of the case is in each
       // hierarchy's cgroup at once: one of them tells.)
@@ -356,34 +357,18 @@ export async function caseLimits(limits: Limits, isa: Isa, hostMachine: string, 
         setOf.delete(helper);
         return removeSet(set);
       }
-      if (set.dirs.length && !holdsOnly(set, set.dirs[0]!, helper.pid)) {
+      const procsText = texts[reportFiles.length - 1];
+      if (procs && procsText !== undefined && procsText !== '' && procsText !== `${helper.pid}\n`) {
         // Cannot happen while the helper lives (init was reaped): kept out of use, removed at exit.
         setOf.delete(helper);
         return;
-      }
-      if (!counted) {
-        const now = counters();
-        if (set.memory) set.memory.ooms = now.ooms;
-        if (set.pids) set.pids.events = now.events;
       }
       for (const dir of set.dirs) idleDirs.add(dir);
     },
   };
 }
 
-/** True when the cgroup holds no process but `pid` (the helper, which need not have joined yet). */
-function holdsOnly(set: CgroupSet, cgroup: string, pid: number | undefined): boolean {
-  try {
-    const procs = readKept(set, cgroup, 'cgroup.procs');
-    return procs === '' || procs === `${pid}\n`;
-  } catch {
-    return false;
-  }
-}
-
 async function removeSet(set: CgroupSet): Promise<void> {
-  for (const file of set.files.values()) file.close();
-  set.files.clear();
   for (const dir of set.dirs.splice(0).reverse()) await removeCaseDir(dir);
 }
 
@@ -402,20 +387,9 @@ async function removeCaseDir(dir: string): Promise<void> {
   }
 }
 
-/** OOM kills so far (cumulative). Kernels before 4.13 have no oom_kill line: then hitting the limit at all is the best sign. */
-function oomKills(set: CgroupSet, dir: string, kind: CgroupVersion): number {
-  if (kind === 'cgroup2') return eventCount(set, dir, 'memory.events', 'oom_kill');
-  const control = readKept(set, dir, 'memory.oom_control');
-  return control.includes('oom_kill ') ? flatKey(control, 'oom_kill') : eventCount(set, dir, 'memory.failcnt', '');
-}
-
-/** The number after `key` in a flat-keyed file ("max 3"), or the file's only number when key is ''. */
-function eventCount(set: CgroupSet, dir: string, file: string, key: string): number {
-  const text = readKept(set, dir, file);
-  return key === '' ? Number(text.trim()) || 0 : flatKey(text, key);
-}
-
-function flatKey(text: string, key: string): number {
+/** The number after `key` in a flat-keyed file's text ("max 3"), or the text's only number when key is ''. */
+function counterValue(text: string, key: string): number {
+  if (key === '') return Number(text.trim()) || 0;
   const line = text.split('\n').find((l) => l.startsWith(`${key} `));
   return line ? Number(line.slice(key.length + 1)) || 0 : 0;
 }

@@ -27,7 +27,7 @@ import { caseFileBytes, type CaseFile } from '../case.ts';
 import { HarnessError } from '../errors.ts';
 import { addressSpaceLimit, guestLaunch, type Isa } from '../isa.ts';
 import { DEFAULT_LIMITS, type LimitHit, type Limits } from '../limits.ts';
-import { type CaseLimits, caseLimits } from './cgroup.ts';
+import { type CaseLimits, caseLimits, limitsInPlace } from './cgroup.ts';
 import { sandboxHost } from './helper.ts';
 import { ownStagingPrefix } from './leaks.ts';
 import { capChunks } from './output.ts';
@@ -68,6 +68,14 @@ export interface SandboxRunOptions {
   guestIsPid1?: boolean;
   /** Memory, tasks, writable space and output of the case; DEFAULT_LIMITS when absent. */
   limits?: Limits;
+  /**
+   * The job slot (scheduler.ts) whose helper runs the case, after the slot's case before it,
+   * which may still run: this one then waits in the helper's pipe. Without a slot, the case
+   * has a helper to itself.
+   */
+  slot?: number;
+  /** Called when the helper starts the case (at once without a slot); never for a case stopped before it started. */
+  onStart?: () => void;
 }
 
 export interface SandboxRunResult {
@@ -116,7 +124,7 @@ export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine
 /** The helper's arguments (pure). */
 export function helperArgs(opts: {
   mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; stderrToStdout?: boolean; cwd?: string; argv: string[];
-  cgroups?: string[]; tmpfsBytes?: number; rlimitAs?: number; hostFiles?: Record<string, string>; timeoutMs?: number;
+  cgroups?: string[]; reportFiles?: readonly string[]; tmpfsBytes?: number; rlimitAs?: number; hostFiles?: Record<string, string>; timeoutMs?: number;
 }): string[] {
   return [
     ...(opts.rootless ? ['--userns'] : []),
@@ -129,6 +137,7 @@ export function helperArgs(opts: {
     '--mnt', opts.mountPoint,
     ...opts.lowers.flatMap((dir) => ['--lower', dir]),
     ...(opts.cgroups ?? []).flatMap((dir) => ['--cgroup', dir]),
+    ...(opts.reportFiles ?? []).flatMap((file) => ['--report-file', file]),
     ...hostFileArgs(opts.hostFiles),
     ...(opts.tmpfsBytes ? ['--tmpfs-size', String(opts.tmpfsBytes)] : []),
     ...(opts.rlimitAs ? ['--rlimit-as', String(opts.rlimitAs)] : []),
@@ -168,21 +177,26 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   const staging = stageFiles(opts);
   if (staging) trackStaging(staging);
   // The helper first: its cgroups are its own set, which it joined at its first case (cgroup.ts).
-  const helper = takeHelper(host.helper);
+  const helper = takeHelper(host.helper, opts.slot);
   let cgroups: CaseLimits | undefined;
+  let reported: string[] = [];
   try {
+    await helper.turn;
+    // Other limits than the case running before it: they can only be written once it is done.
+    if (!rootless && helper.busy && !limitsInPlace(limits, helper.owner)) await helper.idle();
     if (!rootless) cgroups = await caseLimits(limits, opts.isa, HOST_MACHINE, helper.owner);
     const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
     const args = helperArgs({
       mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, stderrToStdout: opts.stderrToStdout, cwd: opts.cwd, argv: opts.argv,
-      cgroups: cgroups?.dirs, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, HOST_MACHINE),
+      cgroups: cgroups?.dirs, reportFiles: cgroups?.reportFiles, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, HOST_MACHINE),
     });
-    const result = await runHelper(helper, args, opts, limits);
-    const hits = [...(cgroups ? await cgroups.hits() : []), ...result.limitHits];
+    const { result, answer } = await runHelper(helper, args, cgroups?.reportFiles ?? [], opts, limits);
+    reported = answer.files;
+    const hits = [...(cgroups ? cgroups.hits(answer.files, answer.filesBefore) : []), ...result.limitHits];
     return { ...result, limitHits: hits };
   } finally {
     try {
-      await cgroups?.release();
+      await cgroups?.release(reported);
     } finally {
       // Only now: a case that took the helper earlier would take its cgroups before their release.
       helper.giveBack();
@@ -194,13 +208,22 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   }
 }
 
-async function runHelper(helper: TakenHelper, args: string[], opts: SandboxRunOptions, limits: Limits): Promise<SandboxRunResult> {
-  const started = performance.now();
-  const running = helper.start(servedArgs(guestEnv(opts.isa, opts.env), limits.outputBytes, opts.stdin !== undefined, args), opts.stdin);
-
+async function runHelper(helper: TakenHelper, args: string[], reportFiles: readonly string[], opts: SandboxRunOptions, limits: Limits): Promise<{ result: SandboxRunResult; answer: CaseAnswer }> {
+  let started = performance.now();
   let timedOut = false;
   let stopping = false;
   let forceKill: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  // The timeout counts from the case's start, not from the time it waited behind the slot's case before.
+  const onStart = () => {
+    started = performance.now();
+    opts.onStart?.();
+    timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, opts.timeoutMs);
+  };
+  const running = helper.start(servedArgs(guestEnv(opts.isa, opts.env), limits.outputBytes, opts.stdin !== undefined, args), opts.stdin, reportFiles, onStart);
   const stop = () => {
     if (stopping) return;
     stopping = true;
@@ -208,10 +231,6 @@ async function runHelper(helper: TakenHelper, args: string[], opts: SandboxRunOp
     running.kill();
     forceKill = setTimeout(() => running.killHelper(), HELPER_KILL_GRACE_MS);
   };
-  const timer = setTimeout(() => {
-    timedOut = true;
-    stop();
-  }, opts.timeoutMs);
   opts.signal?.addEventListener('abort', stop, { once: true });
   let answer: CaseAnswer;
   try {
@@ -228,13 +247,13 @@ async function runHelper(helper: TakenHelper, args: string[], opts: SandboxRunOp
   const capped: LimitHit[] = answer.stdoutBytes > cap || answer.stderrBytes > cap ? [{ limit: 'output', value: cap }] : [];
   const outcome = parseHelperStatus(answer.status);
   if ('error' in outcome) {
-    if (stopping) return { exitCode: null, signal: 'SIGKILL', timedOut, ...output, limitHits: capped };
+    if (stopping) return { result: { exitCode: null, signal: 'SIGKILL', timedOut, ...output, limitHits: capped }, answer };
     throwIfHostFileMissing(opts.hostFiles);
     throw new HarnessError(`sandbox: ${outcome.error}`);
   }
   const { tmpfsFull, ...exit } = outcome;
   const limitHits: LimitHit[] = [...(tmpfsFull ? [{ limit: 'tmp' as const, value: limits.tmpBytes }] : []), ...capped];
-  return { ...exit, ...(timedOut ? { exitCode: null, signal: 'SIGKILL' } : {}), timedOut, ...output, limitHits };
+  return { result: { ...exit, ...(timedOut ? { exitCode: null, signal: 'SIGKILL' } : {}), timedOut, ...output, limitHits }, answer };
 }
 
 // Staging is synchronous: a handful of quick local syscalls per case, where a hop through

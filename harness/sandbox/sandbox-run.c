@@ -9,11 +9,12 @@
  * CASE-OPTIONS: [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR
  *               [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES]
  *               [--host-file GUEST-PATH HOST-PATH]... [--env NAME=VALUE]... [--stdin] [--output-cap BYTES]
- *               [--timeout-ms MS] [--stderr-to-stdout]
+ *               [--timeout-ms MS] [--stderr-to-stdout] [--report-file PATH]...
  *
  * --serve (the harness's per-case path: one long-lived helper per job slot, so a case costs
- * a clone here and no process start in the harness): reads requests on fd 0, one case at a
- * time, and answers on fd 1 (protocol below). PARENT-PID is the process that started it: the
+ * a clone here and no process start in the harness): reads requests on fd 0 and runs their
+ * cases one at a time, in order (the harness sends a slot's next case while one runs, so it
+ * starts here the moment the last one is reaped), and answers on fd 1 (protocol below). PARENT-PID is the process that started it: the
  * helper ends with it (PR_SET_PDEATHSIG), and at once if it died before that was armed. Without --serve: one case from argv, with this
  * process's stdin/stdout/stderr and environment, its status lines on fd 3, then exits like the
  * guest (the VM's /init runs cases so).
@@ -32,6 +33,8 @@
  * this process's. --stdin (serve): the request's trailing bytes are the guest's stdin (a
  * pipe); without it the guest reads /dev/null.
  *
+ * --report-file (serve): after the case, before the next one starts, the file's text goes to
+ * the harness in a "file" frame (its cgroup counters and cgroup.procs).
  * --host-file: copies a host file into the guest's root (its writable top), mode kept.
  * --lower: read-only layers, topmost first (none: an empty root). --mnt: an empty host
  * directory; each run mounts its own tmpfs on it, inside its own mount namespace, so runs
@@ -39,10 +42,11 @@
  *
  * Protocol (--serve). Request: "ID VERB ARGSLEN STDINLEN\n", then ARGSLEN bytes of
  * NUL-terminated arguments (CASE-OPTIONS -- PROGRAM [ARG]...), then STDINLEN bytes of stdin.
- * VERB is "run" or "kill" (kill the running case ID: its whole namespace; lengths 0). Answer
- * frames: "ID KIND LEN\n" then LEN bytes; KIND "out" and "err" (guest output, up to the cap),
- * "status" (the status lines below), and last "done" with "OUT-BYTES ERR-BYTES MICROSECONDS"
- * (whole output sizes, and the case's time from clone to reaping its init).
+ * VERB is "run" or "kill" (lengths 0: kill case ID's whole namespace if it runs; if it still
+ * waits, drop it, answered with an error status at once). Answer frames: "ID KIND LEN\n" then
+ * LEN bytes; KIND "out" and "err" (guest output, up to the cap), "status" (the status lines
+ * below), "file" (each --report-file, in order), and last "done" with "OUT-BYTES ERR-BYTES
+ * MICROSECONDS" (whole output sizes, and the case's time from clone to reaping its init).
  *
  * Process tree:  this (P, host pid ns) -> init (pid 1 of a new pid/mount/uts/ipc/net ns,
  * cloned into them) -> the guest program (pid 2). init exits as soon as the guest does, and
@@ -85,14 +89,15 @@
 #define MAX_CGROUPS 4
 #define MAX_ENV 256
 #define MAX_HOST_FILES 64
+#define MAX_REPORT_FILES 8
 
 extern char **environ;
 
 struct spec {
   int userns, linux32, force_copy, guest_pid1, has_stdin, stderr_to_stdout, nlowers, ncgroups, nenv;
   const char *hostname, *mnt, *tmpfs_size, *cwd;
-  int nhost_files;
-  char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS], *env[MAX_ENV + 1], *host_files[2 * MAX_HOST_FILES];
+  int nhost_files, nreport_files;
+  char *lowers[MAX_LOWERS], *cgroups[MAX_CGROUPS], *env[MAX_ENV + 1], *host_files[2 * MAX_HOST_FILES], *report_files[MAX_REPORT_FILES];
   unsigned long long rlimit_as, output_cap, timeout_ms;
   char **argv;
 };
@@ -494,6 +499,7 @@ static int parse_spec(int argc, char **argv, struct spec *s, char *err, size_t e
       s->host_files[2 * s->nhost_files] = argv[++i];
       s->host_files[2 * s->nhost_files++ + 1] = argv[++i];
     }
+    else if (!strcmp(a, "--report-file") && next && s->nreport_files < MAX_REPORT_FILES) s->report_files[s->nreport_files++] = argv[++i];
     else if (!strcmp(a, "--tmpfs-size") && next && strspn(next, "0123456789") == strlen(next)) s->tmpfs_size = argv[++i];
     else if (!strcmp(a, "--rlimit-as") && next) s->rlimit_as = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(a, "--output-cap") && next) s->output_cap = strtoull(argv[++i], NULL, 10);
@@ -538,9 +544,9 @@ static void flush_frames(void) {
   answer_len = 0;
 }
 
-static void frame(const char *kind, const char *data, size_t len) {
+static void frame_for(const char *id, const char *kind, const char *data, size_t len) {
   char head[128];
-  int n = snprintf(head, sizeof head, "%s %s %zu\n", serving_id, kind, len);
+  int n = snprintf(head, sizeof head, "%s %s %zu\n", id, kind, len);
   if (answer_len + n + len > sizeof answer_buf) flush_frames();
   memcpy(answer_buf + answer_len, head, n);
   answer_len += n;
@@ -551,6 +557,10 @@ static void frame(const char *kind, const char *data, size_t len) {
   }
   memcpy(answer_buf + answer_len, data, len);
   answer_len += len;
+}
+
+static void frame(const char *kind, const char *data, size_t len) {
+  frame_for(serving_id, kind, data, len);
 }
 
 /* P's own status lines: framed when serving, on fd 3 otherwise. */
@@ -590,33 +600,88 @@ struct request {
   size_t args_len, stdin_len, head_len;
 };
 
-/* The first request, when it is all there (1), not yet complete (0) or garbled (-1). */
-static int next_request(struct request *r) {
-  char *nl = memchr(requests, '\n', requests_len);
-  if (!nl) return requests_len > 256 ? -1 : 0;
+/* The request at `at` in the buffer, when it is all there (1), not yet complete (0) or garbled (-1). */
+static int request_at(size_t at, struct request *r) {
+  if (at >= requests_len) return 0;
+  char *start = requests + at, *nl = memchr(start, '\n', requests_len - at);
+  if (!nl) return requests_len - at > 256 ? -1 : 0;
   *nl = 0;
-  int ok = sscanf(requests, "%39s %7s %zu %zu", r->id, r->verb, &r->args_len, &r->stdin_len) == 4;
+  int ok = sscanf(start, "%39s %7s %zu %zu", r->id, r->verb, &r->args_len, &r->stdin_len) == 4;
   *nl = '\n';
   if (!ok) return -1;
-  r->head_len = nl + 1 - requests;
-  return requests_len >= r->head_len + r->args_len + r->stdin_len;
+  r->head_len = nl + 1 - start;
+  return requests_len - at >= r->head_len + r->args_len + r->stdin_len;
 }
 
-static void drop_request(const struct request *r) {
+static int next_request(struct request *r) {
+  return request_at(0, r);
+}
+
+static void drop_request_at(size_t at, const struct request *r) {
   size_t used = r->head_len + r->args_len + r->stdin_len;
-  memmove(requests, requests + used, requests_len - used);
+  memmove(requests + at, requests + at + used, requests_len - at - used);
   requests_len -= used;
 }
 
-/* While a case runs: true when the harness asked to kill it. (The end of the requests lets it
- * finish: a harness that died took this process with it by PDEATHSIG.) */
-static int kill_requested(void) {
+static void drop_request(const struct request *r) {
+  drop_request_at(0, r);
+}
+
+/* A kill for a case still waiting in the buffer (the harness hands a slot its next case while
+ * one runs): its run request goes, and it is answered at once, never started. */
+static void cancel_waiting(const char *id) {
   struct request r;
-  while (next_request(&r) == 1 && !strcmp(r.verb, "kill")) {
-    drop_request(&r);
-    if (!strcmp(r.id, serving_id)) return 1;
+  for (size_t at = 0; request_at(at, &r) == 1; at += r.head_len + r.args_len + r.stdin_len) {
+    if (strcmp(r.verb, "run") || strcmp(r.id, id)) continue;
+    drop_request_at(at, &r);
+    static const char cancelled[] = "error cancelled before it started\n";
+    frame_for(id, "status", cancelled, sizeof cancelled - 1);
+    frame_for(id, "done", "0 0 0", 5);
+    return;
   }
-  return 0;
+}
+
+/* While a case runs: handles every complete kill request in the buffer, wherever it lies
+ * (behind the next case's run request, say); true when one is for the running case. (The end
+ * of the requests lets it finish: a harness that died took this process with it by PDEATHSIG.) */
+static int kill_requested(void) {
+  int running = 0;
+  struct request r;
+  for (size_t at = 0; request_at(at, &r) == 1;) {
+    if (strcmp(r.verb, "kill")) {
+      at += r.head_len + r.args_len + r.stdin_len;
+      continue;
+    }
+    drop_request_at(at, &r);
+    if (!strcmp(r.id, serving_id)) running = 1;
+    else {
+      cancel_waiting(r.id);
+      at = 0; /* the dropped run request may have lain before this one */
+    }
+  }
+  return running;
+}
+
+/* --report-file: each file's text after the case, in a "file" frame (cgroup counters, read
+ * between the case's end and the next one's start, which the harness cannot do while the
+ * slot's next case is already waiting here). Opened once, read again from offset 0. */
+static struct { char path[4096]; int fd; } kept_files[2 * MAX_REPORT_FILES];
+static int nkept_files;
+
+static void report_file(const char *path) {
+  int fd = -1, kept = 0;
+  for (int i = 0; i < nkept_files && !kept; i++)
+    if (!strcmp(kept_files[i].path, path)) fd = kept_files[i].fd, kept = 1;
+  if (!kept && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && nkept_files < (int)(sizeof kept_files / sizeof *kept_files) && strlen(path) < sizeof kept_files[0].path) {
+    strcpy(kept_files[nkept_files].path, path);
+    kept_files[nkept_files++].fd = fd;
+    kept = 1;
+  }
+  char text[4096];
+  ssize_t n = fd < 0 ? -1 : pread(fd, text, sizeof text, 0);
+  if (fd >= 0 && !kept) close(fd);
+  /* Unreadable (the cgroup is gone): an empty text, which counts no event. */
+  frame("file", text, n < 0 ? 0 : (size_t)n);
 }
 
 struct relay {
@@ -794,6 +859,7 @@ done:
   for (int i = 0; i < 3; i++)
     if (relays[i].fd >= 0) close(relays[i].fd);
   if (serving) {
+    for (int i = 0; i < s->nreport_files; i++) report_file(s->report_files[i]);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     char line[128];
     long long us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
