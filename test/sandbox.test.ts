@@ -224,6 +224,22 @@ describe.skipIf(!!skipReason)(`sandbox on the real kernel${skipReason ? ` (skipp
     expect(await run('aarch64', ['/bin/true'], { slot: 5 })).toMatchObject({ exitCode: 0 });
   });
 
+  it("runs a slot's waiting case on a new helper when the slot's helper dies before it started it", async () => {
+    const first = run('aarch64', ['sleep', '37'], { slot: 6 });
+    const next = run('aarch64', ['echo', 'after'], { slot: 6 });
+    let helperPid: number | undefined;
+    for (let tries = 0; tries < 100 && helperPid === undefined; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (const helper of (await descendantsOf(process.pid)).filter((p) => p.cmd.includes('--serve'))) {
+        if ((await descendantsOf(helper.pid)).some((p) => p.cmd.includes('37'))) helperPid = helper.pid;
+      }
+    }
+    expect(helperPid).toBeDefined();
+    process.kill(helperPid!, 'SIGKILL');
+    await expect(first).rejects.toThrow('the sandbox helper ended without a status');
+    expect(await next).toMatchObject({ exitCode: 0, stdout: 'after\n' });
+  });
+
   it('cancels on an AbortSignal and cleans up', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('Ctrl-C')), 500);

@@ -28,7 +28,7 @@ import { HarnessError } from '../errors.ts';
 import { addressSpaceLimit, guestLaunch, type Isa } from '../isa.ts';
 import { DEFAULT_LIMITS, type LimitHit, type Limits } from '../limits.ts';
 import { type CaseLimits, caseLimits, limitsInPlace } from './cgroup.ts';
-import { sandboxHost } from './helper.ts';
+import { type SandboxHost, sandboxHost } from './helper.ts';
 import { ownStagingPrefix } from './leaks.ts';
 import { capChunks } from './output.ts';
 import { type CaseAnswer, type TakenHelper, takeHelper } from './server.ts';
@@ -172,10 +172,28 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
   opts.signal?.throwIfAborted();
   if (opts.argv.length === 0) throw new HarnessError('sandbox: argv is empty: give the program to run inside the guest');
   const host = await sandboxHost();
-  const limits = opts.limits ?? DEFAULT_LIMITS;
-  const rootless = process.getuid?.() !== 0;
   const staging = stageFiles(opts);
   if (staging) trackStaging(staging);
+  try {
+    // A case still waiting in a helper that then died (killed when it stopped answering) never
+    // ran: it runs once more, on a new helper.
+    return (await runOnHelper(host, opts, staging)) ?? (await runOnHelper(host, opts, staging)) ?? helperEndedBeforeStart();
+  } finally {
+    if (staging) {
+      rmSync(staging, { recursive: true, force: true });
+      liveStagingDirs.delete(staging);
+    }
+  }
+}
+
+function helperEndedBeforeStart(): never {
+  throw new HarnessError('sandbox: the sandbox helper ended twice before it started the case: rerun; if it persists, check dmesg (OOM killer, a crash of sandbox-run)');
+}
+
+/** The case on a helper of its slot (or its own); undefined when the helper died before it started the case. */
+async function runOnHelper(host: SandboxHost, opts: SandboxRunOptions, staging: string | undefined): Promise<SandboxRunResult | undefined> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const rootless = process.getuid?.() !== 0;
   // The helper first: its cgroups are its own set, which it joined at its first case (cgroup.ts).
   const helper = takeHelper(host.helper, opts.slot);
   let cgroups: CaseLimits | undefined;
@@ -190,32 +208,32 @@ export async function runInSandbox(opts: SandboxRunOptions): Promise<SandboxRunR
       mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, stderrToStdout: opts.stderrToStdout, cwd: opts.cwd, argv: opts.argv,
       cgroups: cgroups?.dirs, reportFiles: cgroups?.reportFiles, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, HOST_MACHINE),
     });
-    const { result, answer } = await runHelper(helper, args, cgroups?.reportFiles ?? [], opts, limits);
-    reported = answer.files;
-    const hits = [...(cgroups ? cgroups.hits(answer.files, answer.filesBefore) : []), ...result.limitHits];
-    return { ...result, limitHits: hits };
+    const ran = await runHelper(helper, args, cgroups?.reportFiles ?? [], opts, limits);
+    if (!ran) return undefined;
+    reported = ran.answer.files;
+    const hits = [...(cgroups ? cgroups.hits(ran.answer.files, ran.answer.filesBefore) : []), ...ran.result.limitHits];
+    return { ...ran.result, limitHits: hits };
   } finally {
     try {
       await cgroups?.release(reported);
     } finally {
       // Only now: a case that took the helper earlier would take its cgroups before their release.
       helper.giveBack();
-      if (staging) {
-        rmSync(staging, { recursive: true, force: true });
-        liveStagingDirs.delete(staging);
-      }
     }
   }
 }
 
-async function runHelper(helper: TakenHelper, args: string[], reportFiles: readonly string[], opts: SandboxRunOptions, limits: Limits): Promise<{ result: SandboxRunResult; answer: CaseAnswer }> {
+/** The case's result and the helper's answer; undefined when the helper ended before it started the case. */
+async function runHelper(helper: TakenHelper, args: string[], reportFiles: readonly string[], opts: SandboxRunOptions, limits: Limits): Promise<{ result: SandboxRunResult; answer: CaseAnswer } | undefined> {
   let started = performance.now();
+  let began = false;
   let timedOut = false;
   let stopping = false;
   let forceKill: NodeJS.Timeout | undefined;
   let timer: NodeJS.Timeout | undefined;
   // The timeout counts from the case's start, not from the time it waited behind the slot's case before.
   const onStart = () => {
+    began = true;
     started = performance.now();
     opts.onStart?.();
     timer = setTimeout(() => {
@@ -240,6 +258,8 @@ async function runHelper(helper: TakenHelper, args: string[], reportFiles: reado
     clearTimeout(forceKill);
     opts.signal?.removeEventListener('abort', stop);
   }
+  // The helper ended (it never said done) with the case still waiting in it.
+  if (!began && !stopping && answer.durationMs === undefined) return undefined;
   const durationMs = answer.durationMs ?? performance.now() - started;
   opts.signal?.throwIfAborted();
   const cap = limits.outputBytes;
