@@ -22,6 +22,7 @@ import { loadRun } from '../harness/report/load.ts';
 import { markdownReport } from '../harness/report/markdown.ts';
 import type { RunResults } from '../harness/results.ts';
 import { DEFAULT_MATRIX, runMatrix } from '../harness/run.ts';
+import { median } from './median.ts';
 
 const TARGET_SECONDS = 2;
 const PAGE_CASES = 10_000;
@@ -37,9 +38,8 @@ async function timed(args: string[]): Promise<number> {
 }
 
 /** The median of three runs: one slow start of a loaded machine should not decide. */
-async function median(args: string[]): Promise<number> {
-  const times = [await timed(args), await timed(args), await timed(args)];
-  return times.sort((a, b) => a - b)[1] as number;
+async function medianOfThree(args: string[]): Promise<number> {
+  return median([await timed(args), await timed(args), await timed(args)]);
 }
 
 /** NEW's records repeated under image names built, built~2, ... until there are `count`. */
@@ -101,9 +101,9 @@ try {
   const [oldRun, newRun] = [await loadRun([oldPath]), await loadRun([newPath])];
   console.log(`old: ${oldRun.results.length} cases, new: ${newRun.results.length} cases${Math.min(oldRun.results.length, newRun.results.length) < 4000 ? ' (fewer than 4,000: not a default-matrix-sized run)' : ''}`);
 
-  const floor = await median(['--version']);
-  const report = await median(['report', newPath, '--baseline', oldPath, '--html', join(scratch, 'report.html'), '--markdown', join(scratch, 'report.md')]);
-  const diff = await median(['diff', oldPath, newPath, '--json']);
+  const floor = await medianOfThree(['--version']);
+  const report = await medianOfThree(['report', newPath, '--baseline', oldPath, '--html', join(scratch, 'report.html'), '--markdown', join(scratch, 'report.md')]);
+  const diff = await medianOfThree(['diff', oldPath, newPath, '--json']);
   const verdict = (s: number) => (s < TARGET_SECONDS ? 'ok' : 'OVER');
   console.log(`harness --version (the floor of every command): ${floor.toFixed(2)} s`);
   console.log(`harness report NEW --baseline OLD --html --markdown: ${report.toFixed(2)} s (target < ${TARGET_SECONDS} s: ${verdict(report)}; ${(report / floor).toFixed(2)}x the floor)`);

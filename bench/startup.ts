@@ -6,6 +6,7 @@
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../harness/paths.ts';
+import { median } from './median.ts';
 
 const TARGET_S = 0.3;
 const runs = Number(process.argv[2] ?? 7);
@@ -22,8 +23,7 @@ async function medianSeconds([file, ...argv]: string[], env: Record<string, stri
     await execa(file!, argv, { cwd: REPO_ROOT, env, stdout: 'ignore' });
     times.push((performance.now() - started) / 1000);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 await execa('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT });

@@ -20,13 +20,13 @@ import { guestHelper } from '../harness/vm/guest-helper.ts';
 import { systemIsas } from '../harness/vm/host.ts';
 import { runBatchInVm, vmTimeoutMs, type VmCase } from '../harness/vm/index.ts';
 import { kernelStatus } from '../harness/vm/kernels.ts';
+import { median } from './median.ts';
 
 const { values } = parseArgs({ options: { isa: { type: 'string', default: 'aarch64' }, cases: { type: 'string', default: '50' } } });
 const batchIsa = isaByName(values.isa!);
 const batchSize = Number(values.cases);
 
 const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 
