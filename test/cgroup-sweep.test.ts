@@ -1,7 +1,9 @@
-// Leaked cgroup parents, for real: a `harness run` SIGKILLed mid-case leaves its
-// harness-<pid> cgroups (no exit handler ran); the next run removes them at start, and
-// leaves alone a live harness's parent, a dead run's parent that still holds a task, and
-// anything not named as the harness names its cgroups.
+// Leaked cgroup parents, for real. A `harness run` SIGKILLed mid-case with its process group,
+// or a library user ended by a SIGTERM it does not handle, runs no exit handler: the remover
+// it started in a session of its own removes its harness-<pid> cgroups. Where that remover
+// was killed too, the parents stay; the next run removes them at start, and leaves alone a
+// live harness's parent, a dead run's parent that still holds a task, and anything not named
+// as the harness names its cgroups.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { isaByName } from '../harness/isa.ts';
 import { REPO_ROOT } from '../harness/paths.ts';
 import { CGROUP_PREFIX, limitMechanisms } from '../harness/sandbox/cgroup.ts';
 import { buildImages } from '../images/build.ts';
+import { descendantsOf } from './fixtures/processes.ts';
 
 const x86_64 = isaByName('x86_64');
 const isRoot = process.getuid?.() === 0;
@@ -64,6 +67,39 @@ describe.skipIf(!isRoot)('cgroup parents left by a SIGKILLed run', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
+  it('a run SIGKILLed with its process group, and a library user SIGTERMed with no handler, leave no cgroups: their removers remove them', async () => {
+    expect(owns.length, 'no cgroup hierarchy delegates memory or pids here').toBeGreaterThan(0);
+    const sleeper = await matrixFor('sleeper', '#include <unistd.h>\nint main(void) { sleep(60); return 0; }\n');
+    const killed = harnessRun(sleeper, 'group-killed');
+    const parents = owns.map((own) => join(own, `${CGROUP_PREFIX}${killed.pid!}`));
+    await waitFor('the run\'s case to hold its task', async () => {
+      for (const parent of parents) {
+        const cases = (await readdir(parent).catch(() => [] as string[])).filter((n) => n.startsWith('case-'));
+        if (!(await Promise.all(cases.map((n) => procsOf(join(parent, n))))).some((procs) => procs.length)) return undefined;
+      }
+      return true;
+    });
+    process.kill(-killed.pid!, 'SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+    await waitFor('the killed run\'s parents to go', async () => (parents.some(existsSync) ? undefined : true), 5000);
+
+    // In-process, as the tests and any program using the library run it: its cgroups, then a
+    // SIGTERM, whose default action ends the process without its exit handlers.
+    const script = [
+      `const { caseLimits } = await import(${JSON.stringify(join(REPO_ROOT, 'harness/sandbox/cgroup.ts'))});`,
+      `const { DEFAULT_LIMITS } = await import(${JSON.stringify(join(REPO_ROOT, 'harness/limits.ts'))});`,
+      `const { isaByName } = await import(${JSON.stringify(join(REPO_ROOT, 'harness/isa.ts'))});`,
+      `await caseLimits(DEFAULT_LIMITS, isaByName('x86_64'), 'x86_64', { pid: undefined, alive: true });`,
+      `console.log('made'); setInterval(() => {}, 1000);`,
+    ].join('\n');
+    const user = execa('node', ['--import', 'tsx', '--input-type=module', '-e', script], { reject: false, cwd: REPO_ROOT });
+    const userParents = owns.map((own) => join(own, `${CGROUP_PREFIX}${user.pid!}`));
+    await waitFor('the library user\'s cgroups', async () => (userParents.every(existsSync) ? true : undefined), 60_000);
+    user.kill('SIGTERM');
+    expect((await user).signal).toBe('SIGTERM');
+    await waitFor('the library user\'s parents to go', async () => (userParents.some(existsSync) ? undefined : true), 5000);
+  });
+
   it('removes a killed run\'s parents at the next start, and nothing else', async () => {
     expect(owns.length, 'no cgroup hierarchy delegates memory or pids here').toBeGreaterThan(0);
     const sleeper = await matrixFor('sleeper', '#include <unistd.h>\nint main(void) { sleep(60); return 0; }\n');
@@ -80,7 +116,11 @@ describe.skipIf(!isRoot)('cgroup parents left by a SIGKILLed run', () => {
       }
       return true;
     });
-    // SIGKILL to the run's process group, as a CI runner stops a job: no exit handler runs.
+    // SIGKILL to the run's process group and to its remover: every process of it, as a runner
+    // that kills a job's whole cgroup does. No exit handler runs, and nothing removes the parents.
+    const removers = (await descendantsOf(pid)).filter((proc) => proc.cmd[1] === '--remove-cgroups');
+    expect(removers).toHaveLength(1);
+    for (const remover of removers) process.kill(remover.pid, 'SIGKILL');
     process.kill(-pid, 'SIGKILL');
     expect((await killed).signal).toBe('SIGKILL');
     // Its case's processes are gone with it; the cgroups are not: nothing removed them.

@@ -5,8 +5,9 @@
 // cgroup, else RLIMIT_AS on the emulator (qemu-user ignores a guest's own RLIMIT_AS, but the
 // host process's limit binds). Processes: pids.max (v2 or v1), else none.
 // The harness never moves, edits or removes a cgroup it did not create: it only makes
-// <own>/harness-<pid>/case-<n> and removes those again (its own at exit; at start, a dead
-// run's, named so and holding no task).
+// <own>/harness-<pid>/case-<n> and removes those again (its own at exit, or after a death that
+// ran no exit handler; at start, a dead run's, named so and holding no task).
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -14,6 +15,7 @@ import { isAlive } from '../cache-temp.ts';
 import { addressSpaceLimit, type Isa } from '../isa.ts';
 import type { LimitHit, Limits } from '../limits.ts';
 import type { HelperIdentity } from './server.ts';
+import { sandboxHost } from './helper.ts';
 
 export type CgroupVersion = 'cgroup2' | 'cgroup1';
 
@@ -93,10 +95,29 @@ async function detect(): Promise<LimitMechanisms> {
     }
     return undefined;
   };
-  return {
+  const found: LimitMechanisms = {
     memory: (await pick('memory', 'memory.limit_in_bytes')) ?? { kind: 'rlimit' },
     pids: (await pick('pids', 'pids.max')) ?? { kind: 'none' },
   };
+  if (madeParents.size) await startRemover([...madeParents]);
+  return found;
+}
+
+/**
+ * A SIGKILL, or a SIGTERM that nobody handles (a test runner ending its worker), runs no exit
+ * handler, and the next run's sweep (removeDeadRuns) reaches only the cgroup it sits in,
+ * which may be another: a CI job's, a systemd unit's, each command's own. So a helper in a
+ * session of its own (out of reach of a process group's kill) holds the other end of a pipe
+ * and removes the parents once this process is gone, however it ended (sandbox-run.c).
+ */
+async function startRemover(dirs: string[]): Promise<void> {
+  // No helper, no case: nothing will be in the parents but the exit handler's to remove.
+  const host = await sandboxHost().catch(() => undefined);
+  if (!host) return;
+  const remover = spawn(host.helper, ['--remove-cgroups', ...dirs], { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env: {} });
+  remover.on('error', () => undefined);
+  remover.unref();
+  (remover.stdin as typeof remover.stdin & { unref(): void }).unref();
 }
 
 /** <own>/harness-<pid>, made once (after removing empty ones of dead runs); undefined when we may not. */

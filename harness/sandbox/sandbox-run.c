@@ -5,6 +5,7 @@
  *
  *   sandbox-run --serve PARENT-PID
  *   sandbox-run CASE-OPTIONS -- PROGRAM [ARG]...
+ *   sandbox-run --remove-cgroups DIR...
  *
  * CASE-OPTIONS: [--userns] [--linux32] [--copy] [--pid1] [--cwd DIR] [--hostname NAME] --mnt DIR
  *               [--lower DIR]... [--cgroup DIR]... [--tmpfs-size BYTES] [--rlimit-as BYTES]
@@ -56,6 +57,7 @@
  * PR_SET_PDEATHSIG, which ends the namespace all the same.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -921,6 +923,63 @@ static int serve(pid_t parent) {
   return 0;
 }
 
+/* --remove-cgroups: the harness starts this, in a session of its own, as it makes its
+ * harness-<pid> cgroups, and keeps the write end of fd 0 for its whole life. A harness ended
+ * by SIGKILL, or by a SIGTERM it does not handle (a test runner stopping its worker), runs no
+ * exit handler, and the next run sweeps only its own cgroup, which may be another (a CI job,
+ * a systemd unit each): so at end of file on fd 0 this removes each DIR's case-<n> children
+ * and DIR itself, once the kernel has emptied them (what is left in them is killed), and gives
+ * up after a few seconds. Anything else below DIR is not ours: DIR then stays. */
+#define REMOVE_CGROUPS_MS 10000
+
+static int rmdir_when_empty(const char *dir, const struct timespec *deadline) {
+  for (;;) {
+    if (rmdir(dir) == 0 || errno == ENOENT) return 0;
+    if (errno != EBUSY) return -1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec > deadline->tv_nsec)) return -1;
+    char procs[4096];
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+    FILE *f = fopen(procs, "re");
+    long pid;
+    while (f && fscanf(f, "%ld", &pid) == 1) kill((pid_t)pid, SIGKILL);
+    if (f) fclose(f);
+    nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+  }
+}
+
+static int remove_cgroups(int ndirs, char **dirs) {
+  char buf[256];
+  /* SIGTERM, SIGINT and SIGHUP stay blocked (main): only the harness's end stops the wait. */
+  for (;;) {
+    ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+    if (n == 0 || (n < 0 && errno != EINTR)) break;
+  }
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += REMOVE_CGROUPS_MS / 1000;
+  for (int i = 0; i < ndirs; i++) {
+    DIR *d = opendir(dirs[i]);
+    if (!d) continue;
+    int foreign = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+      if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      size_t digits = strspn(e->d_name + 5, "0123456789");
+      if (strncmp(e->d_name, "case-", 5) || digits == 0 || e->d_name[5 + digits]) {
+        foreign = 1;
+        continue;
+      }
+      char child[4096];
+      snprintf(child, sizeof child, "%s/%s", dirs[i], e->d_name);
+      rmdir_when_empty(child, &deadline);
+    }
+    closedir(d);
+    if (!foreign) rmdir_when_empty(dirs[i], &deadline);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   cmdline_start = argv[0];
   cmdline_size = argv[argc - 1] + strlen(argv[argc - 1]) - argv[0];
@@ -934,6 +993,7 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   signal(SIGPIPE, SIG_IGN);
   signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (argc >= 2 && !strcmp(argv[1], "--remove-cgroups")) return remove_cgroups(argc - 2, argv + 2);
   if (argc == 3 && !strcmp(argv[1], "--serve")) return signal_fd < 0 ? 125 : serve((pid_t)atoi(argv[2]));
   if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) die("status fd 3 is not open");
   if (signal_fd < 0) die("signalfd");
