@@ -209,4 +209,24 @@ describe.skipIf(!isRoot)('hostile guests under QEMU (built aarch64 image)', () =
     expect(await readFile('/proc/sys/kernel/hostname', 'utf8')).toBe(hostname);
     expect(await readFile('/proc/mounts', 'utf8')).not.toContain('guest-tmpfs');
   });
+
+  it('root in the guest cannot undo the read-only /proc, mount another /proc or sysfs, or make device nodes; its own mounts, hostname and loopback still work', async () => {
+    const hostname = await readFile('/proc/sys/kernel/hostname', 'utf8');
+    const script = [
+      'mount -o remount,bind,rw /proc/sys 2>/dev/null && echo remounted || echo remount-refused',
+      'umount /proc/sys 2>/dev/null && echo unmounted || echo umount-refused',
+      'umount -l /proc/sysrq-trigger 2>/dev/null && echo sysrq-unmounted || echo sysrq-umount-refused',
+      'mkdir -p /mnt/p && mount -t proc proc /mnt/p 2>/dev/null && echo proc-mounted || echo proc-refused',
+      'mkdir -p /mnt/s && mount -t sysfs sysfs /mnt/s 2>/dev/null && echo sysfs-mounted || echo sysfs-refused',
+      'mknod /tmp/disk b 8 0 2>/dev/null && echo block-node-made || echo mknod-refused',
+      'mknod /tmp/mem c 1 1 2>/dev/null && echo char-node-made || echo mknod-refused',
+      'mkdir -p /mnt/x && mount -t tmpfs own /mnt/x && umount /mnt/x && echo own-mount-ok',
+      'hostname guest-named && hostname',
+      'ifconfig lo 127.0.0.2 up && echo lo-configured',
+      'id -u',
+    ].join('\n');
+    const result = await runInSandbox({ rootfs, isa: aarch64, argv: ['/bin/sh', '-c', script], timeoutMs: 60_000 });
+    expect(result.stdout).toBe('remount-refused\numount-refused\nsysrq-umount-refused\nproc-refused\nsysfs-refused\nmknod-refused\nmknod-refused\nown-mount-ok\nguest-named\nlo-configured\n0\n');
+    expect(await readFile('/proc/sys/kernel/hostname', 'utf8')).toBe(hostname);
+  });
 });

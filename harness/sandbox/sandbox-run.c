@@ -49,8 +49,9 @@
  * below), "file" (each --report-file, in order), and last "done" with "OUT-BYTES ERR-BYTES
  * MICROSECONDS" (whole output sizes, and the case's time from clone to reaping its init).
  *
- * Process tree:  this (P, host pid ns) -> init (pid 1 of a new pid/mount/uts/ipc/net ns,
- * cloned into them) -> the guest program (pid 2). init exits as soon as the guest does, and
+ * Process tree:  this (P, host pid ns) -> init (pid 1 of a new pid and mount ns, cloned into
+ * them; rootless, into new user/uts/ipc/net ns too) -> the guest program (pid 2; as root, in a
+ * user, mount, uts, ipc and net ns of its own: enter_guest_namespaces). init exits as soon as the guest does, and
  * the kernel then kills whatever the guest left behind. Status lines: "exit N", "signal N"
  * or "error MESSAGE" (a setup failure: the guest never ran). SIGTERM/SIGINT/SIGHUP on P:
  * SIGKILL the namespace, reap it, exit. If P itself is SIGKILLed, init gets SIGKILL by
@@ -390,11 +391,76 @@ static void exec_guest(const struct spec *s, char **argv, const char *cwd) {
   _exit(err == ENOENT ? 127 : 126);
 }
 
+static int write_id_map(pid_t pid, const char *file, const char *text);
+
+/*
+ * Run as root, the guest still must not reach the host's kernel: real root in the first
+ * namespaces could remount the read-only parts of /proc writable, unmount them, mount another
+ * /proc, make a block device node of the host's disk, load a module, set the clock. So the
+ * guest enters a user namespace of its own, its ids mapped one to one (root is still root to
+ * the image's files), and takes a copy of the finished mount tree with it: the kernel locks
+ * every mount of a copy made for a less privileged namespace, so the guest, root with every
+ * capability inside its namespaces, can mount and unmount its own but not undo those. Its
+ * network, hostname and IPC namespaces are made then too, owned by it, so `ifconfig` and
+ * `hostname` work there. Rootless needs none of it: init is in a user namespace already.
+ *
+ * `enter_guest_namespaces` runs in the guest-to-be; a peer still in the first user namespace
+ * (init, or a child of init when the guest is pid 1) writes its id maps in `map_guest_ids`.
+ */
+struct peer_pipes {
+  int to_peer[2], to_guest[2];
+};
+
+static void enter_guest_namespaces(const struct spec *s, const struct peer_pipes *p) {
+  char byte = 0;
+  if (unshare(CLONE_NEWUSER) < 0) die("unshare the guest's user namespace (is /proc/sys/user/max_user_namespaces 0?)");
+  if (write(p->to_peer[1], &byte, 1) != 1 || read(p->to_guest[0], &byte, 1) != 1 || byte != 1) die("wait for the guest's id maps");
+  if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) < 0) die("unshare the guest's namespaces");
+  if (sethostname(s->hostname, strlen(s->hostname)) < 0) die("sethostname");
+  loopback_up();
+}
+
+static void map_guest_ids(pid_t guest, const struct peer_pipes *p) {
+  char byte = 0;
+  if (read(p->to_peer[0], &byte, 1) != 1) die("wait for the guest's user namespace");
+  if (write_id_map(guest, "uid_map", "0 0 4294967295") < 0 || write_id_map(guest, "gid_map", "0 0 4294967295") < 0) die("write the guest's id maps");
+  byte = 1;
+  if (write(p->to_guest[1], &byte, 1) != 1) die("start the guest");
+}
+
+static void open_peer_pipes(struct peer_pipes *p) {
+  if (pipe2(p->to_peer, O_CLOEXEC) < 0 || pipe2(p->to_guest, O_CLOEXEC) < 0) die("pipe");
+}
+
+/* After the fork each side keeps only its ends, so either one's death is the other's EOF. */
+static void keep_ends(struct peer_pipes *p, int guest_side) {
+  close(guest_side ? p->to_peer[0] : p->to_peer[1]);
+  close(guest_side ? p->to_guest[1] : p->to_guest[0]);
+}
+
+static void close_ends(struct peer_pipes *p, int guest_side) {
+  close(guest_side ? p->to_peer[1] : p->to_peer[0]);
+  close(guest_side ? p->to_guest[0] : p->to_guest[1]);
+}
+
 /* pid 1 of the namespace: start the guest, reap everything, leave when the guest does. */
 static int run_init(const struct spec *s, char **argv, const char *cwd) {
+  struct peer_pipes pipes;
+  if (!s->userns) open_peer_pipes(&pipes);
   pid_t guest = fork();
   if (guest < 0) die("fork guest");
-  if (guest == 0) exec_guest(s, argv, cwd);
+  if (guest == 0) {
+    if (!s->userns) {
+      keep_ends(&pipes, 1);
+      enter_guest_namespaces(s, &pipes);
+    }
+    exec_guest(s, argv, cwd);
+  }
+  if (!s->userns) {
+    keep_ends(&pipes, 0);
+    map_guest_ids(guest, &pipes);
+    close_ends(&pipes, 0);
+  }
   for (;;) {
     int status;
     pid_t pid = waitpid(-1, &status, 0);
@@ -443,7 +509,7 @@ struct child {
   int fds[5];
 };
 
-/* init: cloned into fresh pid, mount, uts, ipc and net namespaces (and a user namespace rootless). */
+/* init: cloned into fresh pid and mount namespaces (rootless: user, uts, ipc and net too). */
 static int child_main(void *arg) {
   const struct child *c = arg;
   const struct spec *s = c->spec;
@@ -461,11 +527,32 @@ static int child_main(void *arg) {
   make_root((char **)s->lowers, s->nlowers, s->mnt, s->userns, s->force_copy, s->tmpfs_size, root, sizeof root);
   for (int i = 0; i < s->nhost_files; i++) copy_in(root, s->host_files[2 * i], s->host_files[2 * i + 1]);
   populate(root);
-  if (sethostname(s->hostname, strlen(s->hostname)) < 0) die("sethostname");
-  loopback_up();
+  if (s->userns) {
+    if (sethostname(s->hostname, strlen(s->hostname)) < 0) die("sethostname");
+    loopback_up();
+  }
   enter_root(root);
-  /* --pid1: the guest itself is pid 1, as a container engine starts an image's command. */
-  if (s->guest_pid1) exec_guest(s, s->argv, s->cwd);
+  /* --pid1: the guest itself is pid 1, as a container engine starts an image's command; a
+   * child of it, still privileged, writes its id maps. */
+  if (s->guest_pid1) {
+    if (!s->userns) {
+      struct peer_pipes pipes;
+      open_peer_pipes(&pipes);
+      pid_t self = getpid(), mapper = fork();
+      if (mapper < 0) die("fork");
+      if (mapper == 0) {
+        keep_ends(&pipes, 0);
+        map_guest_ids(self, &pipes);
+        _exit(0);
+      }
+      keep_ends(&pipes, 1);
+      enter_guest_namespaces(s, &pipes);
+      close_ends(&pipes, 1);
+      int status;
+      while (waitpid(mapper, &status, 0) < 0 && errno == EINTR) {}
+    }
+    exec_guest(s, s->argv, s->cwd);
+  }
   const char *cwd = s->cwd;
   char **argv = rename_to_init(s->argv, &cwd);
   int status = run_init(s, argv, cwd);
@@ -760,7 +847,8 @@ static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_l
   int guest_out = serving ? out[1] : 1;
   int guest_err = s->stderr_to_stdout ? guest_out : serving ? err[1] : 2;
   struct child c = {s, {serving ? (s->has_stdin ? in[0] : devnull) : 0, guest_out, guest_err, serving ? status[1] : STATUS_FD, sync[0]}};
-  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (s->userns ? CLONE_NEWUSER : 0);
+  /* As root, the guest makes its network, hostname and IPC namespaces (enter_guest_namespaces). */
+  int flags = CLONE_NEWNS | CLONE_NEWPID | (s->userns ? CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET : 0);
   pid = clone(child_main, child_stack + sizeof child_stack, flags | SIGCHLD, &c);
   if (pid < 0) {
     failure = s->userns ? "clone into new namespaces (unprivileged user namespaces disabled? check /proc/sys/user/max_user_namespaces"
