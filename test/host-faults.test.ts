@@ -131,7 +131,7 @@ describe.skipIf(!canRun)('binfmt_misc faults', () => {
   });
 });
 
-describe.skipIf(!canRun)('not root, and no user namespaces', () => {
+describe.skipIf(!canRun)('no user namespaces, as nobody and as root', () => {
   /**
    * Runs `script` as root of a new user namespace mapping uids and gids 0-65535 to the same
    * host ids. The test writes the maps from outside (as host root), then the script execs
@@ -161,6 +161,21 @@ describe.skipIf(!canRun)('not root, and no user namespaces', () => {
     expect(limit).toBe('limit here: 0');
     expectOneLine({ ...outcome, stderr: rest.join('\n') }, /^harness: not root, and user namespaces are unavailable \(unshare: unshare failed: No space left on device; not root; user\.max_user_namespaces=0, .*\): run as root, or sysctl -w user\.max_user_namespaces=15000$/);
     expect(await readdir(cache)).toEqual([]);
+    expect(await readFile('/proc/sys/user/max_user_namespaces', 'utf8')).toBe(hostUserNamespaces);
+  });
+
+  it('as root, user.max_user_namespaces=0: one line saying each guest needs one and what to do, nothing built', async () => {
+    const cache = await mkdtemp(join(scratch, 'root-cache-'));
+    const outcome = await inUserNamespace([
+      'echo 0 > /proc/sys/user/max_user_namespaces',
+      `HARNESS_CACHE='${cache}' ${harness(`run -q '${matrix}'`)}`,
+    ].join('\n'));
+    expectOneLine(outcome, /^harness: \/proc\/sys\/user\/max_user_namespaces is 0, and the sandbox gives each guest a user namespace of its own, even as root \(so that it cannot reach the host's kernel\): sysctl -w user\.max_user_namespaces=15000$/);
+    expect(await readdir(cache)).toEqual([]);
+    // The doctor's row says the same.
+    const doctor = await inUserNamespace(['echo 0 > /proc/sys/user/max_user_namespaces', harness('doctor --arch aarch64')].join('\n'));
+    expect(doctor.exitCode).toBe(2);
+    expect(doctor.stdout).toMatch(/^✗ root or user namespaces +running as root; user\.max_user_namespaces=0, and each guest needs a user namespace of its own\n +fix: sysctl -w user\.max_user_namespaces=15000$/m);
     expect(await readFile('/proc/sys/user/max_user_namespaces', 'utf8')).toBe(hostUserNamespaces);
   });
 });

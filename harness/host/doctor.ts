@@ -16,6 +16,7 @@ import {
   readHandlers,
 } from './binfmt.ts';
 import { CLANG_MAJOR, HOST_TOOLS, type HostDistro, compilerPackages, installCommand, shellCommand, uapiHeadersDir, uapiHeadersPackage } from './packages.ts';
+import { ROOT_USERNS_FIX } from './privileges.ts';
 import { systemRows } from '../vm/host.ts';
 import { aptDebSrcEntries, exists, findOnPath, hostDistro, installedPackages, versionLine } from './probe.ts';
 
@@ -63,9 +64,13 @@ export function kernelRow(kernelRelease: string): DoctorRow {
 
 export async function privilegeRow(): Promise<DoctorRow> {
   const check = 'root or user namespaces';
-  if (process.getuid?.() === 0) return { check, ok: true, detail: 'running as root', required: true };
   const read = (path: string) => readFile(path, 'utf8').then((t) => t.trim(), () => undefined);
   const maxUserNs = Number(await read('/proc/sys/user/max_user_namespaces') ?? 0);
+  if (process.getuid?.() === 0) {
+    // Even as root each guest gets a user namespace of its own (sandbox-run.c, enter_guest_namespaces).
+    if (maxUserNs === 0) return { check, ok: false, detail: `running as root; user.max_user_namespaces=0, and each guest needs a user namespace of its own`, fix: ROOT_USERNS_FIX, required: true };
+    return { check, ok: true, detail: 'running as root', required: true };
+  }
   const debianClone = await read('/proc/sys/kernel/unprivileged_userns_clone');
   const apparmor = await read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
   const detail = `not root; user.max_user_namespaces=${maxUserNs}, kernel.unprivileged_userns_clone=${debianClone ?? 'absent'}`;
