@@ -177,10 +177,12 @@ describe('limits.archive_members', () => {
 describe.skipIf(!isRoot)('hostile guests under QEMU (built aarch64 image)', () => {
   let rootfs: string;
   let before: HostSnapshot;
+  let toolchain: { cc: string; cflags: string[] };
   beforeAll(async () => {
     before = await snapshotHost();
     await ensureHandlers([aarch64]);
     const built = (await buildImages({ arches: [aarch64] })).images.aarch64!;
+    toolchain = built.toolchain;
     rootfs = (await prepareImage({ kind: 'tarball', path: built.rootfsTarGz, sha512: built.sha512 }, aarch64)).rootfs;
   });
   afterAll(async () => {
@@ -228,5 +230,30 @@ describe.skipIf(!isRoot)('hostile guests under QEMU (built aarch64 image)', () =
     const result = await runInSandbox({ rootfs, isa: aarch64, argv: ['/bin/sh', '-c', script], timeoutMs: 60_000 });
     expect(result.stdout).toBe('remount-refused\numount-refused\nsysrq-umount-refused\nproc-refused\nsysfs-refused\nmknod-refused\nmknod-refused\nown-mount-ok\nguest-named\nlo-configured\n0\n');
     expect(await readFile('/proc/sys/kernel/hostname', 'utf8')).toBe(hostname);
+  });
+
+  it('root in the guest cannot make a cgroup namespace, so cannot mount cgroup2 (the host\'s tree where it sits at the root): under QEMU and natively', async () => {
+    const probe = join(scratch, 'cgroupns.c');
+    await writeFile(probe, [
+      '#define _GNU_SOURCE',
+      '#include <sched.h>',
+      '#include <stdio.h>',
+      '#include <sys/mount.h>',
+      '#include <sys/stat.h>',
+      'int main(void) {',
+      '  mkdir("/tmp/cg", 0755);',
+      '  if (unshare(CLONE_NEWCGROUP) < 0) { perror("unshare(CLONE_NEWCGROUP)"); return 3; }',
+      '  if (mount("none", "/tmp/cg", "cgroup2", 0, 0) < 0) { perror("mount cgroup2"); return 4; }',
+      '  puts("cgroup2 mounted");',
+      '  return 0;',
+      '}',
+    ].join('\n'));
+    const binaries = { aarch64: join(scratch, 'cgroupns-aarch64'), native: join(scratch, 'cgroupns-native') };
+    await execa(toolchain.cc, [...toolchain.cflags, '-static', '-O2', '-o', binaries.aarch64, probe]);
+    await execa('cc', ['-static', '-O2', '-o', binaries.native, probe]);
+    for (const binary of Object.values(binaries)) {
+      const result = await runInSandbox({ rootfs, isa: aarch64, argv: ['/probe'], hostFiles: { '/probe': binary }, timeoutMs: 60_000 });
+      expect({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr }, binary).toEqual({ exitCode: 3, stdout: '', stderr: 'unshare(CLONE_NEWCGROUP): Operation not permitted\n' });
+    }
   });
 });

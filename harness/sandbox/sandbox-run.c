@@ -61,6 +61,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -411,6 +415,51 @@ struct peer_pipes {
   int to_peer[2], to_guest[2];
 };
 
+/*
+ * One more way out remains for that guest: a cgroup namespace, which it may make, lets
+ * it mount cgroup2, rooted at its cgroup, which on a host whose processes sit at the v2 root
+ * is the host's whole tree, writable by uid 0 (seen: cgroup.max.depth written back). So the
+ * guest may not make cgroup namespaces: unshare and clone with CLONE_NEWCGROUP get EPERM,
+ * clone3 (whose flags a filter cannot read) ENOSYS, on which libcs fall back to clone. The
+ * 32-bit x86 ABI is the same syscalls under other numbers; x32 gets ENOSYS outright. No
+ * no_new_privs: the guest holds CAP_SYS_ADMIN in its namespace, and setuid programs keep working.
+ */
+#define RETURN(value) BPF_STMT(BPF_RET | BPF_K, (value))
+
+static void forbid_cgroup_namespaces(void) {
+#if defined(__x86_64__)
+  enum { ARG0 = offsetof(struct seccomp_data, args[0]), NR = offsetof(struct seccomp_data, nr), ARCH = offsetof(struct seccomp_data, arch) };
+  /* Jumps count the instructions they skip: ALLOW is 20, FLAGS (the check of unshare's and clone's first argument) 17. */
+  struct sock_filter filter[] = {
+    /*  0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARCH),
+    /*  1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 9, 0),
+    /*  2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 17),
+    /*  3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR),
+    /*  4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1), /* x32 */
+    /*  5 */ RETURN(SECCOMP_RET_ERRNO | ENOSYS),
+    /*  6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+    /*  7 */ RETURN(SECCOMP_RET_ERRNO | ENOSYS),
+    /*  8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 8, 0),
+    /*  9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 7, 0),
+    /* 10 */ RETURN(SECCOMP_RET_ALLOW),
+    /* 11: i386, whose clone is 120, unshare 310, clone3 435 */
+    /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR),
+    /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435, 0, 1),
+    /* 13 */ RETURN(SECCOMP_RET_ERRNO | ENOSYS),
+    /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 310, 2, 0),
+    /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 120, 1, 0),
+    /* 16 */ RETURN(SECCOMP_RET_ALLOW),
+    /* 17 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0),
+    /* 18 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWCGROUP, 0, 1),
+    /* 19 */ RETURN(SECCOMP_RET_ERRNO | EPERM),
+    /* 20 */ RETURN(SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog program = {sizeof filter / sizeof *filter, filter};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) < 0) die("seccomp (no cgroup namespaces for the guest)");
+#endif
+  /* Elsewhere (the triage VMs, whose cgroups are the throwaway VM's own) none yet. */
+}
+
 static void enter_guest_namespaces(const struct spec *s, const struct peer_pipes *p) {
   char byte = 0;
   if (unshare(CLONE_NEWUSER) < 0) die("unshare the guest's user namespace (is /proc/sys/user/max_user_namespaces 0?)");
@@ -418,6 +467,7 @@ static void enter_guest_namespaces(const struct spec *s, const struct peer_pipes
   if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) < 0) die("unshare the guest's namespaces");
   if (sethostname(s->hostname, strlen(s->hostname)) < 0) die("sethostname");
   loopback_up();
+  forbid_cgroup_namespaces();
 }
 
 static void map_guest_ids(pid_t guest, const struct peer_pipes *p) {
