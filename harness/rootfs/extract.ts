@@ -121,16 +121,26 @@ export class RootfsWriter {
     if ((await stat(file)).size === 0) throw new HarnessError(`${options.label}: the archive is empty (0 bytes): the download or copy failed; fetch it again`);
     await this.countMembers(file, options);
     const { bytes, extract, feeding } = await openTar(file, options.signal);
+    // An archive cut short inside a member's data fails the feed but never ends that member's
+    // stream, so writing the member would wait forever (found by test/properties): a failed
+    // feed ends the member too.
+    const feedFailed = feeding.then(() => new Promise<never>(() => undefined));
+    feedFailed.catch(() => undefined);
     let members = 0;
+    let current: TarMember | undefined;
     try {
       for await (const entry of extract) {
         options.signal?.throwIfAborted();
         members++;
-        await this.applyMember(entry, options);
+        current = entry;
+        const applying = this.applyMember(entry, options);
+        applying.catch(() => undefined); // when the feed failed first, its own end is the destroyed member's
+        await Promise.race([applying, feedFailed]);
       }
       await feeding;
       await bytes.done;
     } catch (error) {
+      current?.destroy();
       bytes.destroy();
       extract.destroy();
       await feeding.catch(() => undefined);
