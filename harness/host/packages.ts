@@ -22,6 +22,7 @@ export const HOST_TOOLS: readonly HostTool[] = [
   // BusyBox compresses its usage texts with the host bzip2; its source is a .tar.bz2.
   { command: 'bzip2', debianPackage: 'bzip2', required: true, purpose: 'BusyBox source and usage texts' },
   { command: 'xz', debianPackage: 'xz-utils', required: true, purpose: 'image tarballs' },
+  { command: 'zstd', debianPackage: 'zstd', required: false, purpose: 'zstd-compressed images and layers' },
   { command: 'xmllint', debianPackage: 'libxml2-utils', required: false, purpose: 'JUnit schema checks in tests' },
   { command: 'skopeo', debianPackage: 'skopeo', required: false, purpose: 'pulling images by registry reference' },
   { command: 'umoci', debianPackage: 'umoci', required: false, purpose: 'unpacking OCI image layouts' },
