@@ -493,24 +493,26 @@ static void close_ends(struct peer_pipes *p, int guest_side) {
   close(guest_side ? p->to_guest[0] : p->to_guest[1]);
 }
 
+/* fork(), after which the side that becomes the guest (the child, or with !child_is_guest the
+ * parent) has entered its namespaces and the other side has written its id maps. */
+static pid_t fork_entering_guest(const struct spec *s, int child_is_guest) {
+  struct peer_pipes pipes;
+  open_peer_pipes(&pipes);
+  pid_t parent = getpid(), pid = fork();
+  if (pid < 0) die("fork");
+  int guest_side = (pid == 0) == child_is_guest;
+  keep_ends(&pipes, guest_side);
+  if (guest_side) enter_guest_namespaces(s, &pipes);
+  else map_guest_ids(pid == 0 ? parent : pid, &pipes);
+  close_ends(&pipes, guest_side);
+  return pid;
+}
+
 /* pid 1 of the namespace: start the guest, reap everything, leave when the guest does. */
 static int run_init(const struct spec *s, char **argv, const char *cwd) {
-  struct peer_pipes pipes;
-  if (!s->userns) open_peer_pipes(&pipes);
-  pid_t guest = fork();
+  pid_t guest = s->userns ? fork() : fork_entering_guest(s, 1);
   if (guest < 0) die("fork guest");
-  if (guest == 0) {
-    if (!s->userns) {
-      keep_ends(&pipes, 1);
-      enter_guest_namespaces(s, &pipes);
-    }
-    exec_guest(s, argv, cwd);
-  }
-  if (!s->userns) {
-    keep_ends(&pipes, 0);
-    map_guest_ids(guest, &pipes);
-    close_ends(&pipes, 0);
-  }
+  if (guest == 0) exec_guest(s, argv, cwd);
   for (;;) {
     int status;
     pid_t pid = waitpid(-1, &status, 0);
@@ -586,18 +588,8 @@ static int child_main(void *arg) {
    * child of it, still privileged, writes its id maps. */
   if (s->guest_pid1) {
     if (!s->userns) {
-      struct peer_pipes pipes;
-      open_peer_pipes(&pipes);
-      pid_t self = getpid(), mapper = fork();
-      if (mapper < 0) die("fork");
-      if (mapper == 0) {
-        keep_ends(&pipes, 0);
-        map_guest_ids(self, &pipes);
-        _exit(0);
-      }
-      keep_ends(&pipes, 1);
-      enter_guest_namespaces(s, &pipes);
-      close_ends(&pipes, 1);
+      pid_t mapper = fork_entering_guest(s, 0);
+      if (mapper == 0) _exit(0);
       int status;
       while (waitpid(mapper, &status, 0) < 0 && errno == EINTR) {}
     }
