@@ -127,7 +127,7 @@ try {
     const files: string[] = [];
     for (let slot = 0; slot < count; slot++) {
       files.push(join(scratch, `requests-${count}-${slot}`));
-      await writeFile(files[slot]!, Buffer.concat(requests.filter((_, n) => n % count === slot)));
+      await writeFile(files[slot]!, requests.filter((_, n) => n % count === slot).join(''));
     }
     return files;
   };

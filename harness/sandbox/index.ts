@@ -112,6 +112,8 @@ function trackStaging(dir: string): void {
 }
 /** uname(2) once: every case asked it two or three times. */
 const HOST_MACHINE = machine();
+/** getuid(2) once, as uname. */
+const ROOTLESS = process.getuid?.() !== 0;
 
 /** After a kill request the helper SIGKILLs the namespace at once; this is only its own grace. */
 const HELPER_KILL_GRACE_MS = 2000;
@@ -121,34 +123,37 @@ export function guestEnv(isa: Isa, env: Record<string, string> = {}, hostMachine
   return { ...DEFAULT_GUEST_ENV, ...guestLaunch(isa, hostMachine).env, ...env };
 }
 
-/** The helper's arguments (pure). */
+/** The helper's arguments (pure). Pushed, not spread: it runs once a case, on Node's one thread. */
 export function helperArgs(opts: {
   mountPoint: string; lowers: string[]; isa: Isa; rootless: boolean; copyRootfs?: boolean; guestIsPid1?: boolean; stderrToStdout?: boolean; cwd?: string; argv: string[];
   cgroups?: string[]; reportFiles?: readonly string[]; tmpfsBytes?: number; rlimitAs?: number; hostFiles?: Record<string, string>; timeoutMs?: number;
 }): string[] {
-  return [
-    ...(opts.rootless ? ['--userns'] : []),
-    ...(guestLaunch(opts.isa, HOST_MACHINE).linux32 ? ['--linux32'] : []),
-    ...(opts.copyRootfs ? ['--copy'] : []),
-    ...(opts.guestIsPid1 ? ['--pid1'] : []),
-    ...(opts.stderrToStdout ? ['--stderr-to-stdout'] : []),
-    ...(opts.cwd ? ['--cwd', opts.cwd] : []),
-    '--hostname', GUEST_HOSTNAME,
-    '--mnt', opts.mountPoint,
-    ...opts.lowers.flatMap((dir) => ['--lower', dir]),
-    ...(opts.cgroups ?? []).flatMap((dir) => ['--cgroup', dir]),
-    ...(opts.reportFiles ?? []).flatMap((file) => ['--report-file', file]),
-    ...hostFileArgs(opts.hostFiles),
-    ...(opts.tmpfsBytes ? ['--tmpfs-size', String(opts.tmpfsBytes)] : []),
-    ...(opts.rlimitAs ? ['--rlimit-as', String(opts.rlimitAs)] : []),
-    ...(opts.timeoutMs ? ['--timeout-ms', String(Math.ceil(opts.timeoutMs))] : []),
-    '--', ...opts.argv,
-  ];
+  const args: string[] = [];
+  if (opts.rootless) args.push('--userns');
+  if (guestLaunch(opts.isa, HOST_MACHINE).linux32) args.push('--linux32');
+  if (opts.copyRootfs) args.push('--copy');
+  if (opts.guestIsPid1) args.push('--pid1');
+  if (opts.stderrToStdout) args.push('--stderr-to-stdout');
+  if (opts.cwd) args.push('--cwd', opts.cwd);
+  args.push('--hostname', GUEST_HOSTNAME, '--mnt', opts.mountPoint);
+  for (const dir of opts.lowers) args.push('--lower', dir);
+  for (const dir of opts.cgroups ?? []) args.push('--cgroup', dir);
+  for (const file of opts.reportFiles ?? []) args.push('--report-file', file);
+  args.push(...hostFileArgs(opts.hostFiles));
+  if (opts.tmpfsBytes) args.push('--tmpfs-size', String(opts.tmpfsBytes));
+  if (opts.rlimitAs) args.push('--rlimit-as', String(opts.rlimitAs));
+  if (opts.timeoutMs) args.push('--timeout-ms', String(Math.ceil(opts.timeoutMs)));
+  args.push('--', ...opts.argv);
+  return args;
 }
 
 /** A served case's arguments (pure): its environment, output cap and stdin before helperArgs' (which the VM runs as a command). */
 export function servedArgs(env: Record<string, string>, outputBytes: number, hasStdin: boolean, args: readonly string[]): string[] {
-  return ['--output-cap', String(outputBytes), ...(hasStdin ? ['--stdin'] : []), ...Object.entries(env).flatMap(([name, value]) => ['--env', `${name}=${value}`]), ...args];
+  const served = ['--output-cap', String(outputBytes)];
+  if (hasStdin) served.push('--stdin');
+  for (const [name, value] of Object.entries(env)) served.push('--env', `${name}=${value}`);
+  served.push(...args);
+  return served;
 }
 
 /** Parses the helper's status lines: notes ("full tmpfs", "timed out"), then "exit N", "signal N" or "error MESSAGE". */
@@ -193,7 +198,7 @@ function helperEndedBeforeStart(): never {
 /** The case on a helper of its slot (or its own); undefined when the helper died before it started the case. */
 async function runOnHelper(host: SandboxHost, opts: SandboxRunOptions, staging: string | undefined): Promise<SandboxRunResult | undefined> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  const rootless = process.getuid?.() !== 0;
+  const rootless = ROOTLESS;
   // The helper first: its cgroups are its own set, which it joined at its first case (cgroup.ts).
   const helper = takeHelper(host.helper, opts.slot);
   let cgroups: CaseLimits | undefined;

@@ -664,15 +664,18 @@ static void write_all(int fd, const char *data, size_t len) {
   }
 }
 
-/* Answer frames wait here until the helper would block (flush_frames before each poll and at
- * a case's end): a short case's status and done then reach the harness in one write, one
- * wake-up and one read, instead of four. */
+/* Answer frames wait here until the case's end, until the buffer is full, or, when they answer
+ * a waiting case (cancelled), until the helper would block: the harness acts on a running
+ * case's answer only at its done frame, so a short case's output, status and done reach it in
+ * one write, one wake-up and one read. */
 static char answer_buf[1 << 16];
 static size_t answer_len;
+static int answer_urgent;
 
 static void flush_frames(void) {
   write_all(ANSWER_FD, answer_buf, answer_len);
   answer_len = 0;
+  answer_urgent = 0;
 }
 
 static void frame_for(const char *id, const char *kind, const char *data, size_t len) {
@@ -748,10 +751,16 @@ static int next_request(struct request *r) {
   return request_at(0, r);
 }
 
+/* The requests before this offset are whole, and none is a kill: kill_requested looks only
+ * past it, so a helper with many cases waiting in its buffer does not parse them all again at
+ * every wake-up of each case. */
+static size_t kills_checked;
+
 static void drop_request_at(size_t at, const struct request *r) {
   size_t used = r->head_len + r->args_len + r->stdin_len;
   memmove(requests + at, requests + at + used, requests_len - at - used);
   requests_len -= used;
+  if (at < kills_checked) kills_checked -= used;
 }
 
 static void drop_request(const struct request *r) {
@@ -768,6 +777,7 @@ static void cancel_waiting(const char *id) {
     static const char cancelled[] = "error cancelled before it started\n";
     frame_for(id, "status", cancelled, sizeof cancelled - 1);
     frame_for(id, "done", "0 0 0", 5);
+    answer_urgent = 1;
     return;
   }
 }
@@ -778,16 +788,16 @@ static void cancel_waiting(const char *id) {
 static int kill_requested(void) {
   int running = 0;
   struct request r;
-  for (size_t at = 0; request_at(at, &r) == 1;) {
+  for (size_t at = kills_checked; request_at(at, &r) == 1;) {
     if (strcmp(r.verb, "kill")) {
-      at += r.head_len + r.args_len + r.stdin_len;
+      kills_checked = at += r.head_len + r.args_len + r.stdin_len;
       continue;
     }
     drop_request_at(at, &r);
     if (!strcmp(r.id, serving_id)) running = 1;
     else {
       cancel_waiting(r.id);
-      at = 0; /* the dropped run request may have lain before this one */
+      at = kills_checked; /* the dropped run request may have lain before this one */
     }
   }
   return running;
@@ -938,7 +948,7 @@ static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_l
       long long left = (long long)s->timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000);
       wait_ms = left <= 0 ? 0 : left > (1 << 30) ? (1 << 30) : (int)left;
     }
-    flush_frames();
+    if (answer_urgent) flush_frames();
     int ready = poll(fds, n, wait_ms);
     if (ready == 0 && !reaped && !killed) {
       timed_out = killed = 1;

@@ -57,11 +57,14 @@ interface Pending {
   onStart: () => void;
 }
 
-/** One "run" request: the helper's case options and argv (helperArgs), and the guest's stdin. */
-export function encodeRequest(id: string, args: readonly string[], stdin: string | undefined): Buffer {
-  const argBytes = Buffer.from(args.map((arg) => `${arg}\0`).join(''));
-  const stdinBytes = Buffer.from(stdin ?? '');
-  return Buffer.concat([Buffer.from(`${id} run ${argBytes.length} ${stdinBytes.length}\n`), argBytes, stdinBytes]);
+/**
+ * One "run" request: the helper's case options and argv (helperArgs), and the guest's stdin.
+ * A string, written as UTF-8 by the stream itself: no Buffers made and joined per case.
+ */
+export function encodeRequest(id: string, args: readonly string[], stdin: string | undefined): string {
+  const argText = args.length ? `${args.join('\0')}\0` : '';
+  const stdinText = stdin ?? '';
+  return `${id} run ${Buffer.byteLength(argText)} ${Buffer.byteLength(stdinText)}\n${argText}${stdinText}`;
 }
 
 class Helper implements HelperIdentity {
