@@ -10,6 +10,9 @@
 //
 //   npx tsx bench/micro.ts [cases-per-isa] [isa ...]     (default: 300 on aarch64 and s390x)
 //
+// and Node's side alone: the harness against a stand-in helper (bench/instant-helper.c) that
+// answers every case at once and runs nothing, at N cases and at 2 (the fixed cost), in a
+// cache of its own whose entries link to the real one's;
 // Wall and CPU (user + sys of the whole process tree, from /usr/bin/time) are printed for
 // each, after one untimed warm-up run of each; the jobs: auto comparison and the scaling
 // rounds each run REPEATS times, interleaved, and their ratios are of the medians (these
@@ -17,12 +20,12 @@
 // Node-side share under 0.5 ms per case, and at jobs 2 at least 1.8x the speed of jobs 1 on
 // 2 cores. Touches nothing outside its temp dir (the /proc mounts it makes there are removed
 // before it ends).
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, machine, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { isaByName, type Isa } from '../harness/isa.ts';
-import { REPO_ROOT } from '../harness/paths.ts';
+import { cacheRoot, REPO_ROOT } from '../harness/paths.ts';
 import { prepareRun } from '../harness/run.ts';
 import { autoJobs } from '../harness/scheduler.ts';
 import { DEFAULT_LIMITS } from '../harness/limits.ts';
@@ -80,11 +83,16 @@ try {
     await rm(join(dir, 't'));
     for (let n = 0; n < perIsa; n++) await chmod(join(dir, `t${n}`), 0o755);
   }
-  const matrixFor = (jobs: number | 'auto') => {
-    const path = join(scratch, `micro-${jobs}.yaml`);
+  // One binary per ISA: the stand-in runs' fixed cost.
+  for (const isa of isas) {
+    await mkdir(join(scratch, 'one', isa.name), { recursive: true });
+    await copyFile(join(scratch, 'bin', isa.name, 't0'), join(scratch, 'one', isa.name, 't0'));
+  }
+  const matrixFor = (jobs: number | 'auto', binaries = 'bin') => {
+    const path = join(scratch, `micro-${binaries}-${jobs}.yaml`);
     return writeFile(path, [
       'name: micro', `arches: [${isas.map((i) => i.name).join(', ')}]`, 'images:', '  - built',
-      'suites:', `  static: { path: '${join(scratch, 'bin')}/{arch}' }`, `jobs: ${jobs}`, '',
+      'suites:', `  static: { path: '${join(scratch, binaries)}/{arch}' }`, `jobs: ${jobs}`, '',
     ].join('\n')).then(() => path);
   };
   // Extraction, ISA checks and the helper build happen here, before anything is timed.
@@ -136,8 +144,15 @@ try {
   const floorList = join(scratch, 'floor.txt');
   await writeFile(floorList, interleave(floorLines).join('\n') + '\n');
 
-  const harness = (jobs: number | 'auto') => matrixFor(jobs).then((matrix) =>
-    timed([LAUNCHER, 'run', matrix, '--quiet', '--junit', join(scratch, 'junit.xml'), '--json', join(scratch, 'results.json')]));
+  const harness = (jobs: number | 'auto', binaries = 'bin', env: Record<string, string> = {}) => matrixFor(jobs, binaries).then((matrix) =>
+    timed([LAUNCHER, 'run', matrix, '--quiet', '--junit', join(scratch, 'junit.xml'), '--json', join(scratch, 'results.json')], { env }));
+  // The stand-in's cache: the real cache's entries (images, extracted roots), but sandbox/
+  // holds the stand-in under the helper's own name.
+  const standInCache = join(scratch, 'stand-in-cache');
+  await mkdir(join(standInCache, 'sandbox', 'mnt'), { recursive: true });
+  for (const entry of await readdir(cacheRoot())) if (entry !== 'sandbox') await symlink(join(cacheRoot(), entry), join(standInCache, entry));
+  await execa('cc', ['-O2', '-Wall', '-o', join(standInCache, 'sandbox', basename(helper.helper)), join(REPO_ROOT, 'bench', 'instant-helper.c')]);
+  const nodeAlone = (binaries: string) => harness('auto', binaries, { HARNESS_CACHE: standInCache });
   const floor = (jobs: number) => timed(['xargs', '-a', floorList, '-P', String(jobs), '-L', '1', 'chroot'], { env });
   const helperAlone = (count: number) => timed(['sh', '-c', 'for f in "$@"; do "$0" --serve $$ < "$f" > /dev/null & done; wait', helper.helper, ...requestFiles.get(count)!]);
 
@@ -179,6 +194,14 @@ try {
   const nodeShare = (h.wall - a.wall) / total * 1000;
   console.log(`Node-side share: ${nodeShare.toFixed(2)} ms wall, ${perCaseMs(h.cpu - a.cpu)} ms cpu per case (target under 0.5 ms) ${nodeShare < 0.5 ? 'OK' : 'MISSED'}`);
   console.log(`  of which start-up (harness --version ${startup.wall.toFixed(2)} s): ${perCaseMs(startup.wall)} ms per case`);
+  // Node's side alone, with no sandbox to compete with for the cores.
+  await nodeAlone('bin');
+  const alone: Array<{ all: Timing; two: Timing }> = [];
+  for (let repeat = 0; repeat < REPEATS; repeat++) alone.push({ all: await nodeAlone('bin'), two: await nodeAlone('one') });
+  const all = { wall: median(alone.map((r) => r.all.wall)), cpu: median(alone.map((r) => r.all.cpu)) };
+  const two = { wall: median(alone.map((r) => r.two.wall)), cpu: median(alone.map((r) => r.two.cpu)) };
+  const perCaseOver = (seconds: number) => ((seconds * 1000) / (total - isas.length)).toFixed(2);
+  console.log(`Node's side alone (an instant stand-in helper, no sandbox): ${total} cases wall ${all.wall.toFixed(2)} s cpu ${all.cpu.toFixed(2)} s; ${isas.length} cases (the fixed cost) wall ${two.wall.toFixed(2)} s cpu ${two.cpu.toFixed(2)} s; per case ${perCaseOver(all.wall - two.wall)} ms wall, ${perCaseOver(all.cpu - two.cpu)} ms cpu`);
 
   // Past the core count too: set-up waits on the kernel, so more cases in flight may pay (jobs: auto follows this).
   // Every level once a round, REPEATS rounds: a machine that speeds up or slows down mid-run
