@@ -232,6 +232,16 @@ describe.skipIf(!isRoot)('hostile guests under QEMU (built aarch64 image)', () =
     expect(await readFile('/proc/sys/kernel/hostname', 'utf8')).toBe(hostname);
   });
 
+  it('the guest sees its cgroups as /, not the host\'s cgroup paths, and cannot mount cgroupfs through that namespace', async () => {
+    const script = [
+      'cut -d: -f3 /proc/self/cgroup | sort -u',
+      'mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg 2>/dev/null && echo cgroup2-mounted || echo cgroup2-refused',
+      'mkdir -p /tmp/mem && mount -t cgroup -o memory none /tmp/mem 2>/dev/null && echo memory-mounted || echo memory-refused',
+    ].join('\n');
+    const result = await runInSandbox({ rootfs, isa: aarch64, argv: ['/bin/sh', '-c', script], timeoutMs: 60_000 });
+    expect(result.stdout).toBe('/\ncgroup2-refused\nmemory-refused\n');
+  });
+
   it('root in the guest cannot make a cgroup namespace, so cannot mount cgroup2 (the host\'s tree where it sits at the root): under QEMU and natively', async () => {
     const probe = join(scratch, 'cgroupns.c');
     await writeFile(probe, [

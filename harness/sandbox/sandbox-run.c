@@ -899,8 +899,11 @@ static int run_case(const struct spec *s, const char *stdin_data, size_t stdin_l
   int guest_out = serving ? out[1] : 1;
   int guest_err = s->stderr_to_stdout ? guest_out : serving ? err[1] : 2;
   struct child c = {s, {serving ? (s->has_stdin ? in[0] : devnull) : 0, guest_out, guest_err, serving ? status[1] : STATUS_FD, sync[0]}};
-  /* As root, the guest makes its network, hostname and IPC namespaces (enter_guest_namespaces). */
-  int flags = CLONE_NEWNS | CLONE_NEWPID | (s->userns ? CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET : 0);
+  /* As root, the guest makes its network, hostname and IPC namespaces (enter_guest_namespaces).
+   * A cgroup namespace, made here with init, inside the case's cgroups: the guest sees its
+   * cgroups as / (/proc/self/cgroup), not the host's paths. As root it is this namespace's, not
+   * the guest's: the guest may not mount cgroupfs through it. */
+  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWCGROUP | (s->userns ? CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET : 0);
   pid = clone(child_main, child_stack + sizeof child_stack, flags | SIGCHLD, &c);
   if (pid < 0) {
     failure = s->userns ? "clone into new namespaces (unprivileged user namespaces disabled? check /proc/sys/user/max_user_namespaces"
