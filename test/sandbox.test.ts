@@ -1,7 +1,7 @@
 // The sandbox on the real kernel with real QEMU: Alpine 3.20.3 minirootfs images, binfmt
 // F-flag handlers, namespaces, overlayfs, timeouts and cleanup.
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, readlink, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -19,6 +19,7 @@ import {
   sandboxLeaks,
   snapshotHost,
 } from '../harness/sandbox/index.ts';
+import { pruneOtherHelpers } from '../harness/sandbox/helper.ts';
 import { capChunks } from '../harness/sandbox/output.ts';
 import { descendantsOf } from './fixtures/processes.ts';
 
@@ -339,5 +340,35 @@ console.log(JSON.stringify(r));`,
     }
     console.log(`sandbox benchmark (${rounds} interleaved runs, execa from node):\n  ${lines.join('\n  ')}`);
     expect(lines).toHaveLength(2);
+  });
+});
+
+describe('builds of other helper versions in the cache', () => {
+  it('go once a new one is built, unless running, used lately, or being written by a live process', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'helper-prune-test-'));
+    const build = (digit: string) => join(dir, `sandbox-run-${digit.repeat(16)}`);
+    const month = Date.now() / 1000 - 30 * 24 * 3600;
+    try {
+      for (const path of [build('a'), build('b'), build('c'), build('d')]) await writeFile(path, '');
+      await execa('cp', ['/bin/sleep', build('e')]);
+      await writeFile(`${build('f')}.999999999.tmp`, '');
+      await writeFile(`${build('f')}.${process.pid}.tmp`, '');
+      await writeFile(join(dir, 'mnt-notes'), '');
+      for (const path of [build('b'), build('c'), build('e'), join(dir, 'mnt-notes')]) await utimes(path, month, month);
+      const running = execa(build('e'), ['30']);
+      // Its exe link names the file once exec is done.
+      for (let tries = 0; tries < 100 && !(await readlink(`/proc/${running.pid}/exe`).catch(() => '')).endsWith(build('e')); tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+      try {
+        const removed = await pruneOtherHelpers(dir, build('a'));
+        // a: the one kept; b, c: unused for a month; d: used today; e: running; f: a dead and a live process's partial builds.
+        expect(removed.sort()).toEqual([`sandbox-run-${'b'.repeat(16)}`, `sandbox-run-${'c'.repeat(16)}`, `sandbox-run-${'f'.repeat(16)}.999999999.tmp`]);
+        expect((await readdir(dir)).sort()).toEqual(['mnt-notes', `sandbox-run-${'a'.repeat(16)}`, `sandbox-run-${'d'.repeat(16)}`, `sandbox-run-${'e'.repeat(16)}`, `sandbox-run-${'f'.repeat(16)}.${process.pid}.tmp`].sort());
+      } finally {
+        running.kill('SIGKILL');
+        await running.catch(() => undefined);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -51,18 +51,27 @@ export function isHelperExecutable(exe: string): boolean {
   return /\/sandbox-run-[0-9a-f]+( \(deleted\))?$/.test(exe);
 }
 
+/** pid -> executable path of every process running a build of the helper, any tree's (whose exe link this process may read). */
+export async function helperProcessesRunning(): Promise<Map<number, string>> {
+  const running = new Map<number, string>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    // Processes come and go, and others' exe links are unreadable: skip those.
+    const exe = await readlink(`/proc/${entry}/exe`).catch(() => '');
+    if (isHelperExecutable(exe)) running.set(Number(entry), exe);
+  }
+  return running;
+}
+
 export async function snapshotHost(): Promise<HostSnapshot> {
   const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter(Boolean);
   const helperProcesses = new Map<number, string>();
   const marker = `${SANDBOX_OWNER_ENV}=${sandboxOwner()}`;
   const idle = idleHelperPids();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || idle.has(Number(entry))) continue;
-    // Processes come and go, and others' exe links are unreadable: skip those.
-    const exe = await readlink(`/proc/${entry}/exe`).catch(() => '');
-    if (!isHelperExecutable(exe)) continue;
-    const environ = await readFile(`/proc/${entry}/environ`, 'utf8').catch(() => '');
-    if (environ.split('\0').includes(marker)) helperProcesses.set(Number(entry), exe);
+  for (const [pid, exe] of await helperProcessesRunning()) {
+    if (idle.has(pid)) continue;
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+    if (environ.split('\0').includes(marker)) helperProcesses.set(pid, exe);
   }
   const stagingDirs = (await readdir(tmpdir())).filter((name) => name.startsWith(stagingPrefix()));
   return { mounts, helperProcesses, stagingDirs };
