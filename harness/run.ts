@@ -157,11 +157,13 @@ export async function runMatrix(options: RunOptions = {}): Promise<RunOutcome> {
       toRun.map(([id, p]) => ({
         id,
         scope: p.job.id,
-        attempt: async (abort: AbortSignal, slot: number) => {
-          // Handed to its slot, a case may wait behind the slot's running one: it starts when the helper starts it.
+        attempt: async (abort: AbortSignal, slot: number, started: () => void) => {
+          // Handed to its slot, a case may wait behind the slot's running one: it starts when the
+          // helper starts it, and so does its suite's clock.
           let began = false;
           const onStart = () => {
             began = true;
+            started();
             if (!startedAt.has(id)) startedAt.set(id, new Date().toISOString());
           };
           const target = { rootfs: imageOf(p).facts.rootfs, isa: p.job.isa };

@@ -56,8 +56,13 @@ export interface ScheduledJob<T> {
   id: string;
   /** The scope (e.g. one suite on one ISA) whose timeout bounds this job. */
   scope?: string;
-  /** `slot`: which of the `concurrency` slots runs it (every attempt of a job runs in one). */
-  attempt: (signal: AbortSignal, slot: number) => Promise<T>;
+  /**
+   * `slot`: which of the `concurrency` slots runs it (every attempt of a job runs in one).
+   * `started`: to call when the attempt's work begins. With depth 1 that is when it is handed
+   * to its slot, and the call changes nothing; deeper, a job may wait in its slot behind the
+   * one running there, and its scope's clock starts only at this call.
+   */
+  attempt: (signal: AbortSignal, slot: number, started: () => void) => Promise<T>;
 }
 
 /** A time bound and the words that say why the jobs it cut off did not run. */
@@ -84,7 +89,7 @@ export interface ScheduleOptions<T> {
   /** Stop starting jobs after the first job that fails all its attempts. */
   failFast?: boolean;
   signal?: AbortSignal;
-  /** Per scope, counted from the start of its first job: when it passes, its running jobs are stopped and the rest never start. */
+  /** Per scope, counted from the start of its first job (ScheduledJob.attempt, `started`): when it passes, its running jobs are stopped and the rest never start. */
   scopeDeadlines?: ReadonlyMap<string, Deadline>;
   /** The whole schedule, counted from now. */
   deadline?: Deadline;
@@ -124,20 +129,28 @@ export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOpti
   if (options.deadline && options.deadline.ms <= 0) stop.abort(new DeadlineError(options.deadline.reason));
   else if (options.deadline) startTimer(stop, options.deadline);
   /** Each scope's signal (the run's stop or the scope's own deadline), made once: AbortSignal.any per job cost more than the job's bookkeeping. */
-  const scopes = new Map<string, AbortSignal>();
-  /** The job's signal, its scope's clock started by the first job that asks. */
-  const jobSignal = (scope: string | undefined): AbortSignal => {
+  const scopes = new Map<string, { signal: AbortSignal; startClock: () => void }>();
+  /** The job's signal, and what starts its scope's clock (once, at the first job that starts). */
+  const scopeOf = (scope: string | undefined): { signal: AbortSignal; startClock: () => void } => {
     const deadline = scope === undefined ? undefined : options.scopeDeadlines?.get(scope);
-    if (!deadline || scope === undefined) return stop.signal;
-    let signal = scopes.get(scope);
-    if (!signal) {
+    if (!deadline || scope === undefined) return { signal: stop.signal, startClock: () => {} };
+    let entry = scopes.get(scope);
+    if (!entry) {
       const controller = new AbortController();
-      startTimer(controller, deadline);
-      signal = AbortSignal.any([stop.signal, controller.signal]);
+      const signal = AbortSignal.any([stop.signal, controller.signal]);
       setMaxListeners(0, signal);
-      scopes.set(scope, signal);
+      let clockStarted = false;
+      entry = {
+        signal,
+        startClock: () => {
+          if (clockStarted) return;
+          clockStarted = true;
+          startTimer(controller, deadline);
+        },
+      };
+      scopes.set(scope, entry);
     }
-    return signal;
+    return entry;
   };
   const depth = Math.max(1, options.depth ?? 1);
   let slots = Math.max(1, options.concurrency);
@@ -158,13 +171,14 @@ export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOpti
   };
 
   const runJob = async (job: ScheduledJob<T>) => {
-    const signal = jobSignal(job.scope);
+    const { signal, startClock } = scopeOf(job.scope);
     if (signal.aborted) return options.onNotRun?.(job, abortReason(signal));
     const attempts: T[] = [];
     const slot = takeSlot();
+    if (depth === 1) startClock();
     try {
       for (let attempt = 0; attempt <= options.retries; attempt++) {
-        const outcome = await job.attempt(signal, slot);
+        const outcome = await job.attempt(signal, slot, startClock);
         attempts.push(outcome);
         if (options.passed(outcome) || signal.aborted) break;
       }

@@ -50,6 +50,38 @@ describe('scheduler deadlines', () => {
     expect(notRun).toEqual([['a3', 'suite a timed out']]);
   });
 
+  it('counts a scope from the start of its first job, not from when it was handed to a slot to wait behind another scope\'s', async () => {
+    // One slot, depth 2, run like the sandbox runs a slot: one attempt at a time, in the order
+    // handed, each saying when it starts. long (scope a, 300 ms) runs; b1 and b2 (scope b, 100 ms
+    // each, deadline 250 ms) wait behind it, then run from 300 to 500 ms: within b's 250 ms.
+    let slotTail = Promise.resolve();
+    const inSlot = (id: string, ms: number, scope: string): ScheduledJob<string> => ({
+      id,
+      scope,
+      attempt: (signal, _slot, started) => {
+        const turn = slotTail.then(() => new Promise<string>((resolve) => {
+          if (signal.aborted) return resolve('not started');
+          started();
+          const timer = setTimeout(() => resolve('done'), ms);
+          signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve('stopped');
+          }, { once: true });
+        }));
+        slotTail = turn.then(() => undefined);
+        return turn;
+      },
+    });
+    const notRun: string[] = [];
+    const settled = await schedule([inSlot('long', 300, 'a'), inSlot('b1', 100, 'b'), inSlot('b2', 100, 'b')], {
+      concurrency: 1, depth: 2, retries: 0, passed: (outcome) => outcome === 'done',
+      scopeDeadlines: new Map([['b', { ms: 250, reason: 'suite b timed out' }]]),
+      onNotRun: (job) => notRun.push(job.id),
+    });
+    expect(['long', 'b1', 'b2'].map((id) => settled.get(id))).toEqual([['done'], ['done'], ['done']]);
+    expect(notRun).toEqual([]);
+  });
+
   it('stops everything at the run deadline and names it for each job not run', async () => {
     const notRun: string[] = [];
     const started = Date.now();
