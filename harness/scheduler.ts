@@ -130,10 +130,12 @@ export async function schedule<T>(jobs: ScheduledJob<T>[], options: ScheduleOpti
   else if (options.deadline) startTimer(stop, options.deadline);
   /** Each scope's signal (the run's stop or the scope's own deadline), made once: AbortSignal.any per job cost more than the job's bookkeeping. */
   const scopes = new Map<string, { signal: AbortSignal; startClock: () => void }>();
+  /** A job of no scope with a deadline: the run's stop, no clock. */
+  const unscoped = { signal: stop.signal, startClock: () => {} };
   /** The job's signal, and what starts its scope's clock (once, at the first job that starts). */
   const scopeOf = (scope: string | undefined): { signal: AbortSignal; startClock: () => void } => {
     const deadline = scope === undefined ? undefined : options.scopeDeadlines?.get(scope);
-    if (!deadline || scope === undefined) return { signal: stop.signal, startClock: () => {} };
+    if (!deadline || scope === undefined) return unscoped;
     let entry = scopes.get(scope);
     if (!entry) {
       const controller = new AbortController();

@@ -198,7 +198,6 @@ function helperEndedBeforeStart(): never {
 /** The case on a helper of its slot (or its own); undefined when the helper died before it started the case. */
 async function runOnHelper(host: SandboxHost, opts: SandboxRunOptions, staging: string | undefined): Promise<SandboxRunResult | undefined> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  const rootless = ROOTLESS;
   // The helper first: its cgroups are its own set, which it joined at its first case (cgroup.ts).
   const helper = takeHelper(host.helper, opts.slot);
   let cgroups: CaseLimits | undefined;
@@ -206,11 +205,11 @@ async function runOnHelper(host: SandboxHost, opts: SandboxRunOptions, staging: 
   try {
     await helper.turn;
     // Other limits than the case running before it: they can only be written once it is done.
-    if (!rootless && helper.busy && !limitsInPlace(limits, helper.owner)) await helper.idle();
-    if (!rootless) cgroups = await caseLimits(limits, opts.isa, HOST_MACHINE, helper.owner);
+    if (!ROOTLESS && helper.busy && !limitsInPlace(limits, helper.owner)) await helper.idle();
+    if (!ROOTLESS) cgroups = await caseLimits(limits, opts.isa, HOST_MACHINE, helper.owner);
     const lowers = [...(staging ? [staging] : []), ...(opts.layers ?? []), ...(opts.emptyRoot ? [] : [opts.rootfs])];
     const args = helperArgs({
-      mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, stderrToStdout: opts.stderrToStdout, cwd: opts.cwd, argv: opts.argv,
+      mountPoint: host.mountPoint, lowers, isa: opts.isa, rootless: ROOTLESS, copyRootfs: opts.copyRootfs, guestIsPid1: opts.guestIsPid1, stderrToStdout: opts.stderrToStdout, cwd: opts.cwd, argv: opts.argv,
       cgroups: cgroups?.dirs, reportFiles: cgroups?.reportFiles, tmpfsBytes: limits.tmpBytes, hostFiles: opts.hostFiles, rlimitAs: cgroups ? cgroups.rlimitAs : addressSpaceLimit(opts.isa, limits.memoryBytes, HOST_MACHINE),
     });
     const ran = await runHelper(helper, args, cgroups?.reportFiles ?? [], opts, limits);
