@@ -18,8 +18,10 @@
 // rounds each run REPEATS times, interleaved, and their ratios are of the medians (these
 // machines are noisy). Targets: harness within 1.5x of the floor's wall at 600 cases, a
 // Node-side share under 0.5 ms per case, and at jobs 2 at least 1.8x the speed of jobs 1 on
-// 2 cores. Touches nothing outside its temp dir (the /proc mounts it makes there are removed
-// before it ends).
+// 2 cores. Last, where a case's time goes: the helper alone at jobs 1 and 2 under `perf
+// record` of the scheduler's tracepoints (bench/case-phases.ts), when perf is here. Touches
+// nothing outside its temp dir (the /proc mounts it makes there are removed before it ends;
+// perf runs in a mount namespace of its own).
 import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, machine, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -35,6 +37,7 @@ import { caseLimits } from '../harness/sandbox/cgroup.ts';
 import { sandboxHost } from '../harness/sandbox/helper.ts';
 import { buildImages } from '../images/build.ts';
 import { median } from './median.ts';
+import { perfAvailable, phaseLines, tracePhases } from './case-phases.ts';
 
 const perIsa = Number(process.argv[2] ?? 300);
 const isas = (process.argv.length > 3 ? process.argv.slice(3) : ['aarch64', 's390x']).map(isaByName);
@@ -154,7 +157,8 @@ try {
   await execa('cc', ['-O2', '-Wall', '-o', join(standInCache, 'sandbox', basename(helper.helper)), join(REPO_ROOT, 'bench', 'instant-helper.c')]);
   const nodeAlone = (binaries: string) => harness('auto', binaries, { HARNESS_CACHE: standInCache });
   const floor = (jobs: number) => timed(['xargs', '-a', floorList, '-P', String(jobs), '-L', '1', 'chroot'], { env });
-  const helperAlone = (count: number) => timed(['sh', '-c', 'for f in "$@"; do "$0" --serve $$ < "$f" > /dev/null & done; wait', helper.helper, ...requestFiles.get(count)!]);
+  const helperAloneArgv = (count: number) => ['sh', '-c', 'for f in "$@"; do "$0" --serve $$ < "$f" > /dev/null & done; wait', helper.helper, ...requestFiles.get(count)!];
+  const helperAlone = (count: number) => timed(helperAloneArgv(count));
 
   // The floor's roots get /proc only while it runs: the helper's lowers must not carry it.
   const floorWithProc = async (jobs: number) => {
@@ -222,6 +226,10 @@ try {
       console.log(`  harness jobs 2 against jobs 1: ${speedUp.toFixed(2)}x (target at least 1.8x) ${speedUp >= 1.8 ? 'OK' : 'MISSED'}`);
     }
   }
+  // Where a case's time goes, and what the slots wait on at jobs 1 and 2 (needs perf, linux-perf).
+  if (await perfAvailable()) {
+    for (const jobs of [1, 2]) console.log(phaseLines(`helper alone, jobs ${jobs}, under perf`, await tracePhases(helperAloneArgv(jobs), helper.helper, scratch)).join('\n'));
+  } else console.log('phases: not traced (no perf here: apt-get install linux-perf)');
   console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 } finally {
   for (const proc of procMounts) await execa('umount', [proc], { reject: false });
