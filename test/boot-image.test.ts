@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findBuiltImage } from '../images/build.ts';
+import { imageForTest } from './built-images.ts';
 import { parseElf } from '../harness/elf.ts';
 import { findOnPath } from '../harness/host/probe.ts';
 import { type Isa, isaByName, systemEmulation } from '../harness/isa.ts';
@@ -78,8 +78,7 @@ async function bootSkipReason(isa: Isa): Promise<string> {
   const packaged = kernelPath(isa)!.replace(/\.(uimage|elf64)$/, '');
   if (!(await readFile(packaged).then(() => true, () => false))) return `the ${isa.name} kernel is not fetched: run harness setup --system --arch ${isa.name}`;
   if (!(await findOnPath(systemEmulation(isa)!.qemuSystem))) return `${systemEmulation(isa)!.qemuSystem} is missing: run harness setup --system`;
-  if (!(await findBuiltImage(isa))) return `no built ${isa.name} image: run harness build-images --arch ${isa.name}`;
-  return '';
+  return (await imageForTest(isa)).why ?? '';
 }
 
 for (const name of ['armv7', 'mips64el']) {
@@ -90,7 +89,7 @@ for (const name of ['armv7', 'mips64el']) {
     it('reaches /init, runs a case, and stops a hanging case by the helper timeout', async () => {
       const kernel = await ensureKernel(isa);
       expect(kernel).toMatch(systemEmulation(isa)!.unpacked!.wrap === 'uimage' ? /\.uimage$/ : /\.elf64$/);
-      const built = (await findBuiltImage(isa))!;
+      const built = (await imageForTest(isa)).image!;
       const { rootfs } = await prepareImage({ kind: 'tarball', path: built.rootfsTarGz, sha512: built.sha512 }, isa);
       const helper = await guestHelper(isa, built.toolchain);
       const template = (await prepareRun({ filters: { arches: [name], suites: ['busybox'] }, build: false })).cases[0]!.testCase;

@@ -16,7 +16,7 @@ import { runInSandbox } from '../harness/sandbox/index.ts';
 import { appletsCovered, busyboxCases, busyboxRows, busyboxSuite } from '../harness/suites/busybox/index.ts';
 import { helpCaseName } from '../harness/suites/busybox/help.ts';
 import { parseRows } from '../harness/suites/busybox/rows.ts';
-import { findBuiltImage } from '../images/build.ts';
+import { imageForTest } from './built-images.ts';
 
 const ALPINE_DIR = '/work/shared/alpine-minirootfs/3.20.3';
 const ISA_NAMES = ['x86_64', 'aarch64'];
@@ -132,9 +132,9 @@ describe.skipIf(Boolean(skipReason))(`every case in the sandbox on real BusyBox 
     work = await mkdtemp(join(tmpdir(), 'harness-busybox-suite-'));
     const archives = ISA_NAMES.map((name) => ({ label: `alpine-${name}`, isa: isaByName(name), tarball: join(ALPINE_DIR, `alpine-minirootfs-3.20.3-${name}.tar.gz`) }));
     for (const name of ISA_NAMES) {
-      const built = await findBuiltImage(isaByName(name));
-      if (built) archives.push({ label: `built-${name}`, isa: isaByName(name), tarball: built.rootfsTarGz });
-      else console.log(`busybox suite: no built image for ${name} in the cache (run the image build): skipping it`);
+      const { image, why } = await imageForTest(isaByName(name));
+      if (image) archives.push({ label: `built-${name}`, isa: isaByName(name), tarball: image.rootfsTarGz });
+      else console.log(`busybox suite: built-${name} skipped: ${why}`);
     }
     roots.push(...(await extractRoots(archives, work)));
   });

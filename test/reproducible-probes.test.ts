@@ -8,11 +8,12 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isaByName } from '../harness/isa.ts';
 import { PROBES_DIR, probeFlags } from '../harness/suites/musl/compile.ts';
-import { toolchainFor } from '../images/build.ts';
+import { imageForTest } from './built-images.ts';
 
 const aarch64 = isaByName('aarch64');
-const toolchain = await toolchainFor(aarch64);
-if (!toolchain) console.warn('reproducible-probes.test: skipped: no aarch64 musl toolchain in the cache (build the aarch64 image first)');
+const { image, why } = await imageForTest(aarch64);
+const toolchain = image?.toolchain;
+if (why) console.warn(`reproducible-probes.test: skipped: ${why}`);
 
 describe.skipIf(!toolchain)('reproducible probes', () => {
   let scratch: string | undefined;
