@@ -21,13 +21,13 @@ const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn('cgroup-sweep.test: skipped: needs root (cgroups, namespaces)');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
+    await sleep(everyMs);
   }
 }
 const procsOf = async (cgroup: string) => (await readFile(join(cgroup, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
@@ -94,7 +94,8 @@ describe.skipIf(!isRoot)('cgroup parents left by a SIGKILLed run', () => {
     ].join('\n');
     const user = execa('node', ['--import', 'tsx', '--input-type=module', '-e', script], { reject: false, cwd: REPO_ROOT });
     const userParents = owns.map((own) => join(own, `${CGROUP_PREFIX}${user.pid!}`));
-    await waitFor('the library user\'s cgroups', async () => (userParents.every(existsSync) ? true : undefined), 60_000);
+    // Ended the moment its parents exist: its remover must be running by then (it once started after them).
+    await waitFor('the library user\'s cgroups', async () => (userParents.every(existsSync) ? true : undefined), 60_000, 1);
     user.kill('SIGTERM');
     expect((await user).signal).toBe('SIGTERM');
     await waitFor('the library user\'s parents to go', async () => (userParents.some(existsSync) ? undefined : true), 5000);

@@ -81,6 +81,9 @@ export function limitMechanisms(): Promise<LimitMechanisms> {
 async function detect(): Promise<LimitMechanisms> {
   const [procCgroup, mountinfo] = await Promise.all([readFile('/proc/self/cgroup', 'utf8'), readFile('/proc/self/mountinfo', 'utf8')]).catch(() => ['', '']);
   const own = ownCgroupDirs(procCgroup, mountinfo);
+  // The remover first: a process ended between making a parent and starting it would leave that parent.
+  const candidates = [...new Set([own.v2, own.memory, own.pids].flatMap((dir) => (dir ? [parentIn(dir)] : [])))];
+  if (candidates.length) await startRemover(candidates);
   const delegated = own.v2 ? (await readFile(join(own.v2, 'cgroup.subtree_control'), 'utf8').catch(() => '')).split(/\s+/) : [];
   const pick = async (controller: 'memory' | 'pids', limitFile: string) => {
     if (own.v2 && delegated.includes(controller)) {
@@ -95,12 +98,10 @@ async function detect(): Promise<LimitMechanisms> {
     }
     return undefined;
   };
-  const found: LimitMechanisms = {
+  return {
     memory: (await pick('memory', 'memory.limit_in_bytes')) ?? { kind: 'rlimit' },
     pids: (await pick('pids', 'pids.max')) ?? { kind: 'none' },
   };
-  if (madeParents.size) await startRemover([...madeParents]);
-  return found;
 }
 
 /**
@@ -108,7 +109,8 @@ async function detect(): Promise<LimitMechanisms> {
  * handler, and the next run's sweep (removeDeadRuns) reaches only the cgroup it sits in,
  * which may be another: a CI job's, a systemd unit's, each command's own. So a helper in a
  * session of its own (out of reach of a process group's kill) holds the other end of a pipe
- * and removes the parents once this process is gone, however it ended (sandbox-run.c).
+ * and removes the parents once this process is gone, however it ended (sandbox-run.c). It is
+ * given every parent this process may make, before any is made; those never made it skips.
  */
 async function startRemover(dirs: string[]): Promise<void> {
   // No helper, no case: nothing will be in the parents but the exit handler's to remove.
@@ -120,9 +122,12 @@ async function startRemover(dirs: string[]): Promise<void> {
   (remover.stdin as typeof remover.stdin & { unref(): void }).unref();
 }
 
+/** This process's parent cgroup in `own`: <own>/harness-<pid>. */
+const parentIn = (own: string) => join(own, `${CGROUP_PREFIX}${process.pid}`);
+
 /** <own>/harness-<pid>, made once (after removing empty ones of dead runs); undefined when we may not. */
 async function makeParent(own: string, v2Controller?: string): Promise<string | undefined> {
-  const dir = join(own, `${CGROUP_PREFIX}${process.pid}`);
+  const dir = parentIn(own);
   try {
     await removeDeadRuns(own);
     await mkdir(dir, { recursive: true });
