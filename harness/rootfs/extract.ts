@@ -2,7 +2,7 @@
 // on the way are resolved with the root as '/'), members that climb out with '..' are
 // refused, device nodes and FIFOs are recorded and skipped, existing symlinks are replaced,
 // never written through. Layers get OCI whiteout semantics.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, readdir, rm, stat, symlink, unlink, utimes } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -113,11 +113,16 @@ export class RootfsWriter {
   readonly memberCounts: number[] = [];
   /** Members of every archive applied so far. */
   private members = 0;
+  /** Set when an archive failed: a member still on its way writes nothing more. */
+  private stopped = false;
+  /** The file member being written, if any: destroyed when the archive fails, so its write ends. */
+  private writer: WriteStream | undefined;
 
   constructor(readonly root: string, private readonly maxMembers: number = DEFAULT_LIMITS.archiveMembers) {}
 
   async apply(file: string, options: ApplyOptions): Promise<void> {
     this.writtenThisLayer = new Set();
+    this.stopped = false;
     if ((await stat(file)).size === 0) throw new HarnessError(`${options.label}: the archive is empty (0 bytes): the download or copy failed; fetch it again`);
     await this.countMembers(file, options);
     const { bytes, extract, feeding } = await openTar(file, options.signal);
@@ -128,26 +133,32 @@ export class RootfsWriter {
     feedFailed.catch(() => undefined);
     let members = 0;
     let current: TarMember | undefined;
+    let applying: Promise<void> | undefined;
     try {
       for await (const entry of extract) {
         options.signal?.throwIfAborted();
         members++;
         current = entry;
-        const applying = this.applyMember(entry, options);
+        applying = this.applyMember(entry, options);
         applying.catch(() => undefined); // when the feed failed first, its own end is the destroyed member's
         await Promise.race([applying, feedFailed]);
       }
       await feeding;
       await bytes.done;
     } catch (error) {
+      this.stopped = true;
+      this.writer?.destroy();
       current?.destroy();
       bytes.destroy();
       extract.destroy();
-      await feeding.catch(() => undefined);
+      // Only once the member on its way has ended may the caller remove the tree: a file it
+      // created after the removal began failed that with ENOTEMPTY, or outlived it.
+      await Promise.all([feeding.catch(() => undefined), applying?.catch(() => undefined)]);
       const writeError = cacheWriteError(`${options.label}: cannot extract`, this.root, error);
       if (writeError) throw writeError; // the disk, not the archive (the reader then fails with the same code)
-      await bytes.done; // a decompressor's failure explains the tar error it caused
+      // Refused here (a hostile member) or stopped: the decompressor, cut short on purpose, has nothing to add.
       if (error instanceof HarnessError || options.signal?.aborted) throw error;
+      await bytes.done; // a decompressor's failure explains the tar error it caused
       throw extractionError(options.label, this.root, error as NodeJS.ErrnoException);
     }
     if (members === 0 && !options.layer) throw new HarnessError(`${options.label}: the archive holds no files; it is not a rootfs`);
@@ -203,7 +214,9 @@ export class RootfsWriter {
         case 'file':
         case 'contiguous-file':
           await clear(dest, false);
-          await pipeline(entry, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+          if (this.stopped) return;
+          this.writer = createWriteStream(dest, { flags: 'wx', mode: 0o600 });
+          await pipeline(entry, this.writer);
           return await setOwnership(dest, ownership);
         case 'directory':
           if (!(await clear(dest, true))) await mkdir(dest, { mode: 0o755 });
