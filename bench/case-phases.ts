@@ -122,7 +122,7 @@ export function casePhases(events: readonly TraceEvent[], helperBinary: string):
     }
   }
   const per = Math.max(cases, 1);
-  const ownWaitMsPerCase = (slept.get(OWN_WAITS)?.ms ?? 0) / Math.max(cases, 1);
+  const ownWaitMsPerCase = (slept.get(OWN_WAITS)?.ms ?? 0) / per;
   slept.delete(OWN_WAITS);
   const sleeps = [...slept].map(([where, { count, ms }]) => ({ where, perCase: count / per, msPerCase: ms / per })).sort((a, b) => b.msPerCase - a.msPerCase);
   return {
@@ -137,20 +137,22 @@ export function casePhases(events: readonly TraceEvent[], helperBinary: string):
 }
 
 /** perf, in a private mount namespace: a tracefs it mounts goes with the namespace. */
-const PERF = ['unshare', '--mount', '--propagation', 'private', 'perf'];
+const perf = (args: readonly string[], options: Parameters<typeof execa>[1] = {}) => execa('unshare', ['--mount', '--propagation', 'private', 'perf', ...args], options);
+/** perf record's options: quiet, no build-id cache (~/.debug), every CPU. */
+const RECORD = ['record', '-q', '-N', '-B', '-a'];
 
 /** True when `perf record` can trace the scheduler here. */
 export async function perfAvailable(): Promise<boolean> {
-  const probe = await execa(PERF[0]!, [...PERF.slice(1), 'record', '-q', '-N', '-B', '-a', '-o', '/dev/null', '-e', EVENTS[0]!, '--', 'true'], { reject: false });
+  const probe = await perf([...RECORD, '-o', '/dev/null', '-e', EVENTS[0]!, '--', 'true'], { reject: false });
   return probe.exitCode === 0;
 }
 
 /** Runs `argv` under `perf record -a -g` of the scheduler tracepoints (the data in `dir`) and reports its helpers' cases. */
 export async function tracePhases(argv: readonly string[], helperBinary: string, dir: string): Promise<PhaseReport> {
   const data = join(dir, 'perf.data');
-  await execa(PERF[0]!, [...PERF.slice(1), 'record', '-q', '-N', '-B', '-a', '-g', '-o', data, ...EVENTS.flatMap((event) => ['-e', event]), '--', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await perf([...RECORD, '-g', '-o', data, ...EVENTS.flatMap((event) => ['-e', event]), '--', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   const script = join(dir, 'perf.txt');
-  await execa(PERF[0]!, [...PERF.slice(1), 'script', '-i', data, '-F', 'tid,time,event,trace,ip,sym'], { stdout: { file: script }, stderr: 'ignore' });
+  await perf(['script', '-i', data, '-F', 'tid,time,event,trace,ip,sym'], { stdout: { file: script }, stderr: 'ignore' });
   return casePhases(parsePerfScript(await readFile(script, 'utf8')), helperBinary);
 }
 

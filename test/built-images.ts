@@ -3,7 +3,7 @@
 // every file that builds its image, and would skip what it should run. Without root the real
 // runs are skipped anyway: it is only looked up. Undefined, with the reason, where it cannot be had.
 import { HarnessError } from '../harness/errors.ts';
-import type { Isa } from '../harness/isa.ts';
+import { type Isa, isaByName } from '../harness/isa.ts';
 import { type BuiltImage, buildImages, findBuiltImage } from '../images/build.ts';
 
 export type ImageForTest = { image: BuiltImage; why?: undefined } | { image?: undefined; why: string };
@@ -19,4 +19,11 @@ export async function imageForTest(isa: Isa): Promise<ImageForTest> {
     if (!(error instanceof HarnessError)) throw error;
     return { why: `the ${isa.name} image cannot be built here: ${error.message}` };
   }
+}
+
+/** imageForTest for each ISA named, one after another (a cold build uses every core), by name. */
+export async function imagesForTest(names: readonly string[]): Promise<Map<string, ImageForTest>> {
+  const images = new Map<string, ImageForTest>();
+  for (const name of names) images.set(name, await imageForTest(isaByName(name)));
+  return images;
 }

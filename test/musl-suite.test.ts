@@ -18,7 +18,7 @@ import { compilePrograms, PROBES_DIR, programKey } from '../harness/suites/musl/
 import { EMPTY_ROOT_SUFFIX, muslSuite, probeCases, readExpectedOutputs } from '../harness/suites/musl/index.ts';
 import { guestPath, PROBES, programNames } from '../harness/suites/musl/probes.ts';
 import { judge } from '../harness/verdict.ts';
-import { type ImageForTest, imageForTest } from './built-images.ts';
+import { imagesForTest } from './built-images.ts';
 
 const TARBALLS = '/work/shared/alpine-minirootfs/3.20.3';
 /**
@@ -38,9 +38,8 @@ const KNOWN_FAILURES: Record<string, string[]> = {
 
 const isRoot = process.getuid?.() === 0;
 const tarball = (isa: string) => join(TARBALLS, `alpine-minirootfs-3.20.3-${isa}.tar.gz`);
-const images: Array<[string, ImageForTest]> = [];
-for (const name of RUN_ISAS) images.push([name, await imageForTest(isaByName(name))]);
-const toolchains = new Map(images.map(([name, { image }]) => [name, image?.toolchain]));
+const images = await imagesForTest(RUN_ISAS);
+const toolchains = new Map([...images].map(([name, { image }]) => [name, image?.toolchain]));
 const kernelSkip = !isRoot ? 'needs root (namespaces, binfmt)' : !existsSync(tarball(FALLBACK_ROOT_ISA)) ? `Alpine tarballs absent (${TARBALLS})` : '';
 if (kernelSkip) console.warn(`musl-suite.test: real runs skipped: ${kernelSkip}`);
 for (const [name, { why }] of images) {

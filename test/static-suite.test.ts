@@ -13,7 +13,7 @@ import type { CaseResult } from '../harness/results.ts';
 import { runMatrix, type RunOutcome } from '../harness/run.ts';
 import { discoverBinaries, staticCases } from '../harness/suites/static/index.ts';
 import { loadManifest } from '../harness/suites/static/manifest.ts';
-import { type ImageForTest, imageForTest } from './built-images.ts';
+import { imagesForTest } from './built-images.ts';
 
 const ISAS = ['aarch64', 's390x'];
 
@@ -63,10 +63,9 @@ binaries:
 const KNOWN_FAILURES = "- { test: 'bin/fail*', reason: 'the suite ships this failure in its own list' }\n";
 
 const isRoot = process.getuid?.() === 0;
-const images: ImageForTest[] = [];
-for (const name of ISAS) images.push(await imageForTest(isaByName(name)));
-const toolchains = new Map(ISAS.map((name, i) => [name, images[i]!.image?.toolchain]));
-const missing = images.flatMap((found) => (found.why ? [found.why] : []));
+const images = await imagesForTest(ISAS);
+const toolchains = new Map([...images].map(([name, { image }]) => [name, image?.toolchain]));
+const missing = [...images.values()].flatMap((found) => (found.why ? [found.why] : []));
 const realSkip = !isRoot ? 'needs root (namespaces, binfmt)' : missing.length ? missing.join('; ') : '';
 if (realSkip) console.warn(`static-suite.test: real runs skipped: ${realSkip}`);
 
